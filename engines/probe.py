@@ -1,0 +1,140 @@
+"""Every state and gate of every step, computed in parallel over time.
+
+The fused core hands back h_t for every t. With h_{t-1} known for all t, each gate of each
+step is one batched matmul away (PyTorch's formulas and chunk order, torch/nn/modules/rnn.py):
+
+- LSTM: i, f, g, o = split(x W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh); the cell state
+  c_t = f_t * c_{t-1} + i_t * g_t is an elementwise linear recurrence, solved by a parallel
+  (Hillis-Steele) scan in log2(T) elementwise passes instead of a Python loop over T.
+- GRU: r, z from the same sums; n = tanh(x W_in^T + b_in + r * (h_{t-1} W_hn^T + b_hn)).
+- RNN: the pre-activation a_t (h_t = tanh(a_t)).
+
+The probe's own forward runs with TF32 off, so on CUDA the trace is exact in fp32 while
+training keeps TF32's speed (design notes, section 2).
+"""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engines.config import GATE_NAMES
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A probe of one batch. Arrays are float32 numpy, shaped (layers, batch, time, hidden)
+    except ``outputs`` (batch, time, output_size), the read-out at every step."""
+
+    kind: str
+    hidden: np.ndarray
+    cell: np.ndarray | None
+    gates: dict[str, np.ndarray]
+    outputs: np.ndarray
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.hidden.shape[0])
+
+    @property
+    def steps(self) -> int:
+        return int(self.hidden.shape[2])
+
+
+@contextmanager
+def full_precision(device: torch.device):
+    """Turn TF32 off for the duration (CUDA only; CPU math is always full fp32)."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def linear_scan(decay: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
+    """Solve c_t = decay_t * c_{t-1} + drive_t (c_{-1} = 0) along dim 1, in parallel.
+
+    Composes the affine maps c -> a c + b pairwise (Hillis-Steele): after the pass with
+    shift s, position t holds the map from t-s... to t. No division, so no underflow trouble
+    when the product of forget gates becomes tiny.
+    """
+    a, b = decay, drive
+    steps = a.shape[1]
+    shift = 1
+    while shift < steps:
+        b = torch.cat((b[:, :shift], a[:, shift:] * b[:, :-shift] + b[:, shift:]), dim=1)
+        a = torch.cat((a[:, :shift], a[:, shift:] * a[:, :-shift]), dim=1)
+        shift *= 2
+    return b
+
+
+def layer_gates(kind: str, x: torch.Tensor, h_prev: torch.Tensor, params) -> dict:
+    """Gate activations of one layer for all steps at once, given h_{t-1} for every t."""
+    weight_ih, weight_hh, bias_ih, bias_hh = params
+    from_input = torch.matmul(x, weight_ih.T) + bias_ih
+    from_hidden = torch.matmul(h_prev, weight_hh.T) + bias_hh
+    if kind == "rnn":
+        return {"preactivation": from_input + from_hidden}
+    if kind == "lstm":
+        i, f, g, o = (from_input + from_hidden).chunk(4, dim=-1)
+        return {
+            "input": torch.sigmoid(i),
+            "forget": torch.sigmoid(f),
+            "candidate": torch.tanh(g),
+            "output": torch.sigmoid(o),
+        }
+    in_r, in_z, in_n = from_input.chunk(3, dim=-1)
+    hid_r, hid_z, hid_n = from_hidden.chunk(3, dim=-1)
+    reset = torch.sigmoid(in_r + hid_r)
+    return {
+        "reset": reset,
+        "update": torch.sigmoid(in_z + hid_z),
+        "candidate": torch.tanh(in_n + reset * hid_n),
+    }
+
+
+@torch.no_grad()
+def probe(engine, x: torch.Tensor) -> Trace:
+    """Trace ``engine`` on the batch ``x`` (batch, time, features); see the module docstring."""
+    engine.check_input(x)
+    kind = engine.config.kind
+    x = x.to(engine.device, dtype=engine.readout.weight.dtype)
+    hidden_layers, cell_layers = [], []
+    gate_layers: dict[str, list[torch.Tensor]] = {name: [] for name in GATE_NAMES[kind]}
+    layer_input = x
+    with full_precision(engine.device), warnings.catch_warnings():
+        # Layer views share non-flattened weights: cuDNN warns that it compacts them.
+        warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
+        for layer in range(engine.config.num_layers):
+            hidden, _ = engine.layer_view(layer)(layer_input)
+            h_prev = torch.cat((torch.zeros_like(hidden[:, :1]), hidden[:, :-1]), dim=1)
+            gates = layer_gates(kind, layer_input, h_prev, engine.layer_parameters(layer))
+            if kind == "lstm":
+                cell_layers.append(
+                    linear_scan(gates["forget"], gates["input"] * gates["candidate"])
+                )
+            for name, value in gates.items():
+                gate_layers[name].append(value)
+            hidden_layers.append(hidden)
+            layer_input = hidden
+        outputs = engine.readout(layer_input)
+
+    def stack(tensors):
+        return torch.stack(tensors).float().cpu().numpy()
+
+    return Trace(
+        kind=kind,
+        hidden=stack(hidden_layers),
+        cell=stack(cell_layers) if cell_layers else None,
+        gates={name: stack(values) for name, values in gate_layers.items()},
+        outputs=outputs.float().cpu().numpy(),
+    )

@@ -1,0 +1,34 @@
+"""When to probe: at display rate, but never at the cost of more than a sliver of training.
+
+A display wants ~30 frames a second. On a GPU a training step takes a few milliseconds, so a
+probe every 1/30 s is almost free. On a CPU one step of a big model can take longer than a
+frame, and a probe every frame would slow training down; so a probe is also held back until the
+time since the last one is at least its own cost divided by ``max_fraction``.
+"""
+
+from __future__ import annotations
+
+
+class ProbeSchedule:
+    def __init__(self, rate_hz: float = 30.0, max_fraction: float = 0.03) -> None:
+        if rate_hz <= 0:
+            raise ValueError(f"rate_hz must be positive, got {rate_hz!r}")
+        if not 0 < max_fraction <= 1:
+            raise ValueError(f"max_fraction must be in (0, 1], got {max_fraction!r}")
+        self.interval = 1.0 / rate_hz
+        self.max_fraction = max_fraction
+        self._last_end: float | None = None
+        self._last_cost = 0.0
+        self.count = 0
+
+    def due(self, now: float) -> bool:
+        if self._last_end is None:
+            return True
+        wait = max(self.interval, self._last_cost / self.max_fraction)
+        return now - self._last_end >= wait
+
+    def record(self, start: float, end: float) -> None:
+        """Report a probe that ran from ``start`` to ``end`` (``time.perf_counter`` seconds)."""
+        self._last_cost = max(0.0, end - start)
+        self._last_end = end
+        self.count += 1

@@ -1,0 +1,363 @@
+"""The training loop, shared by the app's trainer process, the command line and scripts.
+
+``Trainer`` owns the engine, the task, the optimizer and the fixed held-out and probe sets;
+``run_training`` drives it as a generator that yields a ``Snapshot`` after every step and
+takes commands (``Pause``, ``Step``, ``SetLearningRate``, ...) through ``send`` between steps.
+No threads here: whoever iterates decides where it runs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Generator
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import torch
+
+from engines.commands import (
+    Command,
+    Pause,
+    RequestProbe,
+    Resume,
+    SetClip,
+    SetLearningRate,
+    Step,
+    Stop,
+)
+from engines.config import EngineConfig
+from engines.engine import RecurrentEngine, build_engine
+from engines.gradient_flow import GradientFlow
+from engines.probe import Trace
+from engines.probe_schedule import ProbeSchedule
+from engines.tasks.base import Batch, Task
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient stopped being finite; the message says what to try."""
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    optimizer: str = "adam"
+    lr: float = 5e-3
+    batch_size: int = 64
+    clip: float = 1.0  # max gradient norm; 0 turns clipping off
+    seed: int = 0
+    eval_every: int = 50
+    test_size: int = 512
+    probe_size: int = 4
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
+        check_learning_rate(self.lr)
+        check_clip(self.clip)
+        for name, low in (
+            ("batch_size", 1),
+            ("eval_every", 1),
+            ("test_size", 1),
+            ("probe_size", 1),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_learning_rate(lr) -> float:
+    if (
+        isinstance(lr, bool)
+        or not isinstance(lr, int | float)
+        or not (0 < lr <= 10)
+        or not math.isfinite(lr)
+    ):
+        raise ValueError(f"learning rate must be a number in (0, 10], got {lr!r}")
+    return float(lr)
+
+
+def check_clip(clip) -> float:
+    if (
+        isinstance(clip, bool)
+        or not isinstance(clip, int | float)
+        or not math.isfinite(clip)
+        or clip < 0
+    ):
+        raise ValueError(f"clip must be a finite number >= 0 (0 turns clipping off), got {clip!r}")
+    return float(clip)
+
+
+@dataclass(frozen=True)
+class ProbeFrame:
+    """What the views draw: the probe batch, its trace and its gradient flow (numpy)."""
+
+    step: int
+    inputs: np.ndarray  # (batch, time, input_size)
+    targets: np.ndarray  # (batch, time, output_size) float, or (batch, time) class indices
+    mask: np.ndarray  # (batch, time) bool: where the loss is taken
+    trace: Trace
+    gradients: GradientFlow | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The state of a run after a step (or a command). Plain values and numpy only."""
+
+    step: int
+    state: str  # "running", "paused", "finished", "stopped" or "error"
+    train_loss: float | None = None  # the loss of the step just taken, if one was
+    grad_norm: float | None = None  # its gradient norm before clipping
+    test_loss: float | None = None  # set when the held-out set was evaluated at this step
+    test_metric: float | None = None
+    lr: float = 0.0
+    clip: float = 0.0
+    elapsed: float = 0.0  # seconds spent training (pauses excluded)
+    probe: ProbeFrame | None = None
+    message: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def trained(self) -> bool:
+        return self.train_loss is not None
+
+
+def _make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+    return torch.optim.RMSprop(params, lr=lr)
+
+
+class Trainer:
+    """One training run: engine + task + optimizer + fixed held-out and probe batches."""
+
+    def __init__(self, engine: RecurrentEngine, task: Task, config: TrainingConfig) -> None:
+        if (
+            engine.config.input_size != task.input_size
+            or engine.config.output_size != task.output_size
+        ):
+            raise ValueError(
+                f"engine sizes ({engine.config.input_size} in, {engine.config.output_size} out) "
+                f"do not fit task {task.name!r} ({task.input_size} in, {task.output_size} out)"
+            )
+        self.engine = engine
+        self.task = task
+        self.config = config
+        self.device = engine.device
+        self.step = 0
+        self.clip = config.clip
+        self.optimizer = _make_optimizer(config.optimizer, engine.parameters(), config.lr)
+        self._generator = torch.Generator().manual_seed(config.seed)
+        held_out = torch.Generator().manual_seed(config.seed + 1_000_003)
+        self.test_batch = task.sample(config.test_size, held_out).to(self.device)
+        probe = task.probe_batch() if hasattr(task, "probe_batch") else None
+        if probe is None:
+            probe = Batch(
+                *(
+                    t[: config.probe_size]
+                    for t in (
+                        self.test_batch.inputs,
+                        self.test_batch.targets,
+                        self.test_batch.mask,
+                        self.test_batch.metric_mask,
+                    )
+                )
+            )
+        self.probe_batch = probe.to(self.device)
+
+    @classmethod
+    def create(
+        cls, engine_config: EngineConfig, task: Task, config: TrainingConfig, device: str = "cpu"
+    ) -> Trainer:
+        """Build the engine with the run's seed, so a seed fixes the whole run."""
+        engine = build_engine(engine_config, device=device, seed=config.seed)
+        return cls(engine, task, config)
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def set_lr(self, lr: float) -> None:
+        lr = check_learning_rate(lr)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def set_clip(self, clip: float) -> None:
+        self.clip = check_clip(clip)
+
+    def train_step(self) -> tuple[float, float]:
+        """One step of the optimizer; returns (loss, gradient norm before clipping)."""
+        self.engine.train()
+        batch = self.task.sample(self.config.batch_size, self._generator).to(self.device)
+        outputs = self.engine(batch.inputs)
+        loss = self.task.loss(outputs, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for p in self.engine.parameters() if p.grad is not None]
+        max_norm = self.clip if self.clip > 0 else math.inf
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+        loss_value = float(loss.detach())
+        self.step += 1
+        if not math.isfinite(loss_value) or not math.isfinite(grad_norm):
+            what = "loss" if not math.isfinite(loss_value) else "gradient norm"
+            advice = (
+                "turn on gradient clipping (e.g. clip 1.0)"
+                if self.clip == 0
+                else f"lower the clipping threshold (now {self.clip:g})"
+            )
+            raise TrainingDiverged(
+                f"the {what} became {loss_value if what == 'loss' else grad_norm} at step "
+                f"{self.step}: the gradients exploded. Try a lower learning rate "
+                f"(now {self.lr:g}) or {advice}."
+            )
+        self.optimizer.step()
+        return loss_value, grad_norm
+
+    @torch.no_grad()
+    def evaluate(self) -> tuple[float, float]:
+        """(loss, metric) on the fixed held-out set."""
+        self.engine.eval()
+        outputs = self.engine(self.test_batch.inputs)
+        loss = float(self.task.loss(outputs, self.test_batch))
+        return loss, self.task.metric(outputs, self.test_batch)
+
+    def probe(self, with_gradients: bool = True) -> ProbeFrame:
+        batch = self.probe_batch
+        trace = self.engine.trace(batch.inputs)
+        gradients = self.gradient_flow() if with_gradients else None
+        return ProbeFrame(
+            step=self.step,
+            inputs=batch.inputs.cpu().numpy(),
+            targets=batch.targets.cpu().numpy(),
+            mask=batch.mask.cpu().numpy(),
+            trace=trace,
+            gradients=gradients,
+        )
+
+    def gradient_flow(self) -> GradientFlow:
+        batch = self.probe_batch
+        return self.engine.gradient_flow(batch.inputs, lambda out: self.task.loss(out, batch))
+
+    def add_gradients(self, frame: ProbeFrame) -> ProbeFrame:
+        return replace(frame, gradients=self.gradient_flow())
+
+
+def run_training(
+    trainer: Trainer,
+    steps: int | None = None,
+    *,
+    start_paused: bool = False,
+    schedule: ProbeSchedule | None = None,
+    gradient_schedule: ProbeSchedule | None = None,
+    clock=time.perf_counter,
+) -> Generator[Snapshot, Command | None, None]:
+    """Train, yielding a Snapshot after every step; ``send`` a Command between steps.
+
+    The first snapshot (step 0) carries the untrained network's evaluation and probe. A
+    probe rides along when ``schedule`` says one is due or a ``RequestProbe`` arrived; it
+    carries the gradient flow (the costlier part) when ``gradient_schedule`` is due too, or
+    always where there is no ``gradient_schedule``.
+    While paused, each ``send`` applies its command and yields without training (a
+    ``Step(n)`` trains n steps and stays paused). A diverging loss yields an "error"
+    snapshot whose message says what to try, and ends the run. ``steps`` ends it as
+    "finished" with a final evaluation and probe; ``Stop`` as "stopped".
+    """
+    eval_every = trainer.config.eval_every
+    state = "paused" if start_paused else "running"
+    elapsed = 0.0
+    probe_wanted = False
+    pending_steps = 0
+
+    def snapshot(state, loss=None, grad_norm=None, evaluate=False, probe=False, message=""):
+        test_loss = test_metric = frame = None
+        if evaluate:
+            test_loss, test_metric = trainer.evaluate()
+        if probe:
+            start = clock()
+            with_gradients = gradient_schedule is None or gradient_schedule.due(start)
+            frame = trainer.probe(with_gradients=False)
+            middle = clock()
+            if schedule is not None:
+                schedule.record(start, middle)
+            if with_gradients:
+                frame = trainer.add_gradients(frame)
+                if gradient_schedule is not None:
+                    gradient_schedule.record(middle, clock())
+        return Snapshot(
+            step=trainer.step,
+            state=state,
+            train_loss=loss,
+            grad_norm=grad_norm,
+            test_loss=test_loss,
+            test_metric=test_metric,
+            lr=trainer.lr,
+            clip=trainer.clip,
+            elapsed=elapsed,
+            probe=frame,
+            message=message,
+        )
+
+    def apply_command(command) -> None:
+        nonlocal state, pending_steps, probe_wanted
+        if isinstance(command, Pause):
+            state = "paused"
+        elif isinstance(command, Resume):
+            state = "running"
+        elif isinstance(command, Step):
+            pending_steps += max(0, int(command.count))
+        elif isinstance(command, SetLearningRate):
+            trainer.set_lr(command.lr)
+        elif isinstance(command, SetClip):
+            trainer.set_clip(command.clip)
+        elif isinstance(command, RequestProbe):
+            probe_wanted = True
+
+    command = yield snapshot(state, evaluate=True, probe=True)
+    while True:
+        message = ""
+        if command is not None:
+            try:
+                apply_command(command)
+            except ValueError as error:
+                message = str(error)
+            if isinstance(command, Stop):
+                yield snapshot("stopped", probe=True)
+                return
+        if state == "paused" and pending_steps == 0:
+            command = yield snapshot("paused", probe=probe_wanted, message=message)
+            probe_wanted = False
+            continue
+        if state == "paused":
+            pending_steps -= 1
+        start = clock()
+        try:
+            loss, grad_norm = trainer.train_step()
+        except TrainingDiverged as error:
+            yield snapshot("error", message=str(error))
+            return
+        elapsed += clock() - start
+        done = steps is not None and trainer.step >= steps
+        now = clock()
+        due = (
+            probe_wanted
+            or done
+            or (state == "running" and schedule is not None and schedule.due(now))
+        )
+        probe_wanted = False
+        evaluate = done or trainer.step % eval_every == 0
+        if done:
+            yield snapshot("finished", loss, grad_norm, evaluate=True, probe=True)
+            return
+        command = yield snapshot(
+            state, loss, grad_norm, evaluate=evaluate, probe=due, message=message
+        )
