@@ -252,6 +252,15 @@ class Trainer:
         return replace(frame, gradients=self.gradient_flow())
 
 
+def out_of_memory_message(trainer: Trainer) -> str:
+    torch.cuda.empty_cache()
+    return (
+        f"{trainer.device} ran out of memory at step {trainer.step + 1}. Try a smaller batch "
+        f"(now {trainer.config.batch_size}), a smaller hidden size or a shorter sequence, "
+        "or train on the CPU."
+    )
+
+
 def run_training(
     trainer: Trainer,
     steps: int | None = None,
@@ -345,13 +354,18 @@ def run_training(
         except TrainingDiverged as error:
             yield snapshot("error", message=str(error))
             return
+        except torch.cuda.OutOfMemoryError:
+            yield snapshot("error", message=out_of_memory_message(trainer))
+            return
         elapsed += clock() - start
         done = steps is not None and trainer.step >= steps
         now = clock()
+        # A step taken while paused is always probed: the user wants to see its effect.
         due = (
             probe_wanted
             or done
-            or (state == "running" and schedule is not None and schedule.due(now))
+            or state == "paused"
+            or (schedule is not None and schedule.due(now))
         )
         probe_wanted = False
         evaluate = done or trainer.step % eval_every == 0

@@ -1,0 +1,110 @@
+"""What a training run is made of, as plain values that cross a process boundary.
+
+The GUI validates a spec here (instant, clear messages) before it spends a second starting
+the trainer process; the process builds the same objects from the same spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engines.config import EngineConfig
+from engines.devices import resolve_device
+from engines.tasks.base import Task
+from engines.training import TrainingConfig
+
+DEFAULT_SETTINGS = {
+    "task": "adding",
+    "length": 50,
+    "engine": "lstm",
+    "layers": 1,
+    "hidden": 32,
+    "device": "cpu",
+    "optimizer": "adam",
+    "lr": 5e-3,
+    "batch": 64,
+    "clip": 1.0,
+    "init": "default",
+    "forget_bias": 1.0,
+    "seed": 0,
+}
+
+
+@dataclass(frozen=True)
+class UserSequence:
+    """A drawn or loaded sequence to train on instead of a built-in task."""
+
+    values: np.ndarray | None = None  # (T, channels) float32
+    symbols: np.ndarray | None = None  # (T,) int64
+    n_symbols: int = 0
+    alphabet: tuple[str, ...] = ()
+    objective: str = "next"
+    delay: int = 0
+    source: str = "drawing"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    settings: dict
+    sequence: UserSequence | None = None
+    probe_size: int = 1  # the views show one sequence; its own gradients are shown too
+    eval_every: int = 50
+    extra: dict = field(default_factory=dict)
+
+    def build_task(self) -> Task:
+        if self.sequence is not None:
+            from engines.tasks.user_sequence import SequenceTask
+
+            seq = self.sequence
+            if seq.symbols is not None:
+                return SequenceTask(
+                    symbols=seq.symbols,
+                    n_symbols=seq.n_symbols,
+                    objective=seq.objective,
+                    delay=seq.delay,
+                )
+            return SequenceTask(values=seq.values, objective=seq.objective, delay=seq.delay)
+        from engines.tasks.registry import create_task
+
+        return create_task(self.settings["task"], int(self.settings["length"]))
+
+    def engine_config(self, task: Task) -> EngineConfig:
+        s = self.settings
+        return EngineConfig(
+            kind=str(s["engine"]).lower(),
+            input_size=task.input_size,
+            hidden_size=int(s["hidden"]),
+            output_size=task.output_size,
+            num_layers=int(s["layers"]),
+            init=str(s["init"]),
+            forget_bias=float(s["forget_bias"]),
+        )
+
+    def training_config(self) -> TrainingConfig:
+        s = self.settings
+        return TrainingConfig(
+            optimizer=str(s["optimizer"]).lower(),
+            lr=float(s["lr"]),
+            batch_size=int(s["batch"]),
+            clip=float(s["clip"]),
+            seed=int(s["seed"]),
+            eval_every=self.eval_every,
+            probe_size=self.probe_size,
+        )
+
+    def validate(self) -> Task:
+        """Build everything cheap once, raising ValueError with a clear message if any part
+        is impossible (unknown task, hidden size 0, no CUDA, ...). Returns the task."""
+        task = self.build_task()
+        self.engine_config(task)
+        self.training_config()
+        resolve_device(self.settings["device"])
+        return task
+
+
+def merged_settings(settings: dict | None) -> dict:
+    merged = dict(DEFAULT_SETTINGS)
+    merged.update({k: v for k, v in (settings or {}).items() if k in DEFAULT_SETTINGS})
+    return merged

@@ -1,0 +1,162 @@
+"""Menus, actions and their shortcuts for the main window, and what they do that is not
+training itself (about, exports)."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+
+@dataclass
+class WindowMenus:
+    train_action: QtGui.QAction
+    step_action: QtGui.QAction
+    reset_action: QtGui.QAction
+    quit_action: QtGui.QAction
+    log_loss_action: QtGui.QAction
+    export_dashboard_action: QtGui.QAction
+    export_trace_action: QtGui.QAction
+    about_action: QtGui.QAction
+    file_menu: QtWidgets.QMenu
+    recent_menu: QtWidgets.QMenu
+
+    def set_state(self, state: str) -> None:
+        self.train_action.setText("&Pause" if state in ("running", "starting") else "&Train")
+        self.step_action.setEnabled(state not in ("running", "starting"))
+
+
+def build_menus(window) -> WindowMenus:
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    recent_menu = QtWidgets.QMenu("Open &Recent", window)
+    export_dashboard = _action(window, "Export &Dashboard as PNG…", "Ctrl+E")
+    export_dashboard.triggered.connect(lambda: export_dashboard_png(window))
+    export_trace = _action(window, "Export &Trace as NPZ…", "Ctrl+Shift+E")
+    export_trace.triggered.connect(lambda: export_trace_npz(window))
+    quit_action = _action(window, "&Quit", QtGui.QKeySequence.StandardKey.Quit)
+    quit_action.setShortcut("Ctrl+Q")
+    quit_action.triggered.connect(window.close)
+    file_menu.addMenu(recent_menu)
+    file_menu.addSeparator()
+    file_menu.addAction(export_dashboard)
+    file_menu.addAction(export_trace)
+    file_menu.addSeparator()
+    file_menu.addAction(quit_action)
+
+    train_menu = bar.addMenu("&Training")
+    train_action = _action(window, "&Train", "Space")
+    train_action.triggered.connect(window.toggle_training)
+    step_action = _action(window, "&Step", "F10")
+    step_action.triggered.connect(window.step)
+    reset_action = _action(window, "&Reset", "Ctrl+R")
+    reset_action.triggered.connect(window.reset)
+    for action in (train_action, step_action, reset_action):
+        action.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
+        train_menu.addAction(action)
+
+    view_menu = bar.addMenu("&View")
+    log_loss = _action(window, "&Logarithmic loss axis", "Ctrl+L")
+    log_loss.setCheckable(True)
+    log_loss.toggled.connect(window.dashboard.loss_plot.set_log_y)
+    view_menu.addAction(log_loss)
+    view_menu.addAction(window.setup_dock.toggleViewAction())
+
+    help_menu = bar.addMenu("&Help")
+    about = _action(window, "&About", None)
+    about.triggered.connect(lambda: show_about(window))
+    help_menu.addAction(about)
+    return WindowMenus(
+        train_action,
+        step_action,
+        reset_action,
+        quit_action,
+        log_loss,
+        export_dashboard,
+        export_trace,
+        about,
+        file_menu,
+        recent_menu,
+    )
+
+
+def _action(window, text: str, shortcut) -> QtGui.QAction:
+    action = QtGui.QAction(text, window)
+    if shortcut is not None:
+        action.setShortcut(QtGui.QKeySequence(shortcut))
+    window.addAction(action)  # shortcuts work even where the menu bar is hidden
+    return action
+
+
+def about_text(window) -> str:
+    import pyqtgraph
+    import PySide6
+    import torch
+
+    from playground import __version__
+
+    device = window.status_device.text() or "cpu"
+    cuda = torch.version.cuda or "none (CPU build)"
+    return (
+        f"<h3>Sequence Memory Playground {__version__}</h3>"
+        "<p>Watch the long-term memory problem of recurrent networks: RNN, LSTM and GRU "
+        "states, gates and gradients, live while they train.</p>"
+        f"<p>torch {torch.__version__} (CUDA {cuda})<br>"
+        f"Qt {QtCore.qVersion()}, PySide6 {PySide6.__version__}<br>"
+        f"pyqtgraph {pyqtgraph.__version__}, Python {platform.python_version()}<br>"
+        f"device in use: {device}</p>"
+    )
+
+
+def show_about(window) -> QtWidgets.QMessageBox:
+    box = QtWidgets.QMessageBox(window)
+    box.setWindowTitle("About Sequence Memory Playground")
+    box.setTextFormat(QtCore.Qt.TextFormat.RichText)
+    box.setText(about_text(window))
+    box.setStandardButtons(QtWidgets.QMessageBox.StandardButton.Ok)
+    box.open()
+    window.about_box = box
+    return box
+
+
+def export_dashboard_png(window, path: str | None = None) -> bool:
+    """Save the whole dashboard as it looks now."""
+    if path is None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            window, "Export dashboard", "dashboard.png", "PNG image (*.png)"
+        )
+        if not path:
+            return False
+    from playground.file_writes import save_qimage
+
+    try:
+        save_qimage(window.dashboard.grab().toImage(), path)
+    except OSError as error:
+        window.show_error(f"Could not save {path}: {error.strerror or error}")
+        return False
+    window.statusBar().showMessage(f"Saved {path}", 5000)
+    return True
+
+
+def export_trace_npz(window, path: str | None = None) -> bool:
+    """Save the probe frame on screen (all layers, states and gates) as NPZ."""
+    if not len(window.history):
+        window.show_error("There is no trace to export yet: train for a moment first.")
+        return False
+    if path is None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            window, "Export trace", "trace.npz", "NumPy archive (*.npz)"
+        )
+        if not path:
+            return False
+    from playground.file_writes import save_trace_npz
+
+    frame, gradients = window.history[window.history_slider.index()]
+    try:
+        save_trace_npz(frame, gradients, path)
+    except OSError as error:
+        window.show_error(f"Could not save {path}: {error.strerror or error}")
+        return False
+    window.statusBar().showMessage(f"Saved {path}", 5000)
+    return True
