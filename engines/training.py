@@ -141,7 +141,13 @@ def _make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
 class Trainer:
     """One training run: engine + task + optimizer + fixed held-out and probe batches."""
 
-    def __init__(self, engine: RecurrentEngine, task: Task, config: TrainingConfig) -> None:
+    def __init__(
+        self,
+        engine: RecurrentEngine,
+        task: Task,
+        config: TrainingConfig,
+        probe_batch: Batch | None = None,
+    ) -> None:
         if (
             engine.config.input_size != task.input_size
             or engine.config.output_size != task.output_size
@@ -160,7 +166,9 @@ class Trainer:
         self._generator = torch.Generator().manual_seed(config.seed)
         held_out = torch.Generator().manual_seed(config.seed + 1_000_003)
         self.test_batch = task.sample(config.test_size, held_out).to(self.device)
-        probe = task.probe_batch() if hasattr(task, "probe_batch") else None
+        probe = probe_batch
+        if probe is None and hasattr(task, "probe_batch"):
+            probe = task.probe_batch()
         if probe is None:
             probe = Batch(
                 *(
@@ -177,11 +185,16 @@ class Trainer:
 
     @classmethod
     def create(
-        cls, engine_config: EngineConfig, task: Task, config: TrainingConfig, device: str = "cpu"
+        cls,
+        engine_config: EngineConfig,
+        task: Task,
+        config: TrainingConfig,
+        device: str = "cpu",
+        probe_batch: Batch | None = None,
     ) -> Trainer:
         """Build the engine with the run's seed, so a seed fixes the whole run."""
         engine = build_engine(engine_config, device=device, seed=config.seed)
-        return cls(engine, task, config)
+        return cls(engine, task, config, probe_batch)
 
     @property
     def lr(self) -> float:
@@ -244,8 +257,11 @@ class Trainer:
             gradients=gradients,
         )
 
-    def gradient_flow(self) -> GradientFlow:
+    def gradient_flow(self) -> GradientFlow | None:
+        """None for a probe without targets (a user's sequence shown on another task)."""
         batch = self.probe_batch
+        if not bool(batch.mask.any()):
+            return None
         return self.engine.gradient_flow(batch.inputs, lambda out: self.task.loss(out, batch))
 
     def add_gradients(self, frame: ProbeFrame) -> ProbeFrame:

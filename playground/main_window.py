@@ -12,7 +12,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from engines.devices import available_devices
 from engines.tasks.registry import TASKS, default_length, length_range
 from playground.frames import FrameHistory, dashboard_frame
+from playground.recent_files import RecentFiles
 from playground.run_spec import RunSpec, merged_settings
+from playground.sequence_dock import SequenceDock
 from playground.trainer_process import TrainerUpdate
 from playground.training_controller import TrainingController
 from playground.window_menus import build_menus
@@ -40,7 +42,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._last_gradients = None
         self._last_update: TrainerUpdate | None = None
         self._layer = 0
-        self.sequence_source = None  # set by the sequence editor (issue: your own sequences)
 
         self.setup_panel = SetupPanel([(name, TASKS[name].title) for name in TASKS])
         self.setup_panel.set_devices(
@@ -59,6 +60,10 @@ class MainWindow(QtWidgets.QMainWindow):
         )
         self.error_banner.hide()
         self._build_layout()
+        self.sequence_dock = SequenceDock(self)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, self.sequence_dock)
+        self.sequence_dock.hide()
+        self.recent_files = RecentFiles()
         self.menus = build_menus(self)
         self._build_status_bar()
         self._connect()
@@ -162,9 +167,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self._set_state("idle")
 
     def current_spec(self) -> RunSpec:
-        settings = self.setup_panel.settings()
-        sequence = self.sequence_source() if callable(self.sequence_source) else None
-        return RunSpec(settings=settings, sequence=sequence)
+        return RunSpec(
+            settings=self.setup_panel.settings(),
+            sequence=self.sequence_dock.user_sequence(),
+            probe_sequence=self.sequence_dock.probe_sequence(),
+        )
 
     def _start(self, autostart: bool) -> bool:
         spec = self.current_spec()
@@ -299,12 +306,13 @@ class MainWindow(QtWidgets.QMainWindow):
             self.open_sequence_file(path)
 
     def open_sequence_file(self, path: str) -> bool:
-        """Load a sequence file into the sequence editor (hooked up by the editor)."""
-        opener = getattr(self, "_sequence_opener", None)
-        if opener is None:
-            self.show_error(f"{path}: opening sequence files is not available")
-            return False
-        return opener(path)
+        """Load a sequence file into the sequence dock; a bad file changes nothing."""
+        loaded = self.sequence_dock.open_file(path)
+        if loaded:
+            self.sequence_dock.show()
+            self.recent_files.add(path)
+            self.menus.refresh_recent(self)
+        return loaded
 
     def current_frame(self) -> dict | None:
         return self.dashboard.frame()

@@ -49,6 +49,7 @@ class UserSequence:
 class RunSpec:
     settings: dict
     sequence: UserSequence | None = None
+    probe_sequence: UserSequence | None = None  # shown by the views while a task trains
     probe_size: int = 1  # the views show one sequence; its own gradients are shown too
     eval_every: int = 50
     extra: dict = field(default_factory=dict)
@@ -69,6 +70,32 @@ class RunSpec:
         from engines.tasks.registry import create_task
 
         return create_task(self.settings["task"], int(self.settings["length"]))
+
+    def build_probe(self, task: Task):
+        """The user's sequence as the probe batch, when it fits the task's inputs; else None.
+
+        Targets are the next values where the task predicts its own next input; otherwise the
+        probe has no targets (its mask is empty) and no gradient flow is shown for it.
+        """
+        seq = self.probe_sequence
+        if seq is None or self.sequence is not None or seq.values is None:
+            return None
+        import torch
+
+        from engines.tasks.base import Batch
+
+        values = torch.as_tensor(np.asarray(seq.values, dtype=np.float32))
+        if values.ndim != 2 or values.shape[1] != task.input_size or len(values) < 2:
+            return None
+        inputs = values[None, :-1]
+        steps = inputs.shape[1]
+        if task.loss_kind == "mse" and task.output_size == task.input_size:
+            targets, mask = values[None, 1:], torch.ones(1, steps, dtype=torch.bool)
+        else:
+            shape = (1, steps, task.output_size) if task.loss_kind == "mse" else (1, steps)
+            dtype = torch.float32 if task.loss_kind == "mse" else torch.int64
+            targets, mask = torch.zeros(shape, dtype=dtype), torch.zeros(1, steps, dtype=torch.bool)
+        return Batch(inputs=inputs, targets=targets, mask=mask, metric_mask=mask.clone())
 
     def engine_config(self, task: Task) -> EngineConfig:
         s = self.settings

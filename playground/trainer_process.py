@@ -130,7 +130,11 @@ def _serve(conn, spec, autostart: bool) -> None:
 
     task = spec.validate()
     trainer = Trainer.create(
-        spec.engine_config(task), task, spec.training_config(), device=spec.settings["device"]
+        spec.engine_config(task),
+        task,
+        spec.training_config(),
+        device=spec.settings["device"],
+        probe_batch=spec.build_probe(task),
     )
     info = {
         "task": task.describe(),

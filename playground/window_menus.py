@@ -22,6 +22,14 @@ class WindowMenus:
     file_menu: QtWidgets.QMenu
     recent_menu: QtWidgets.QMenu
 
+    def refresh_recent(self, window) -> None:
+        self.recent_menu.clear()
+        paths = window.recent_files.paths()
+        for path in paths:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: window.open_sequence_file(p))
+        self.recent_menu.setEnabled(bool(paths))
+
     def set_state(self, state: str) -> None:
         self.train_action.setText("&Pause" if state in ("running", "starting") else "&Train")
         self.step_action.setEnabled(state not in ("running", "starting"))
@@ -30,6 +38,10 @@ class WindowMenus:
 def build_menus(window) -> WindowMenus:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
+    open_action = _action(window, "&Open Sequence…", QtGui.QKeySequence.StandardKey.Open)
+    open_action.triggered.connect(lambda: open_sequence_dialog(window))
+    save_drawing = _action(window, "Save Sequence as &CSV…", None)
+    save_drawing.triggered.connect(lambda: save_sequence_dialog(window))
     recent_menu = QtWidgets.QMenu("Open &Recent", window)
     export_dashboard = _action(window, "Export &Dashboard as PNG…", "Ctrl+E")
     export_dashboard.triggered.connect(lambda: export_dashboard_png(window))
@@ -38,7 +50,9 @@ def build_menus(window) -> WindowMenus:
     quit_action = _action(window, "&Quit", QtGui.QKeySequence.StandardKey.Quit)
     quit_action.setShortcut("Ctrl+Q")
     quit_action.triggered.connect(window.close)
+    file_menu.addAction(open_action)
     file_menu.addMenu(recent_menu)
+    file_menu.addAction(save_drawing)
     file_menu.addSeparator()
     file_menu.addAction(export_dashboard)
     file_menu.addAction(export_trace)
@@ -62,12 +76,15 @@ def build_menus(window) -> WindowMenus:
     log_loss.toggled.connect(window.dashboard.loss_plot.set_log_y)
     view_menu.addAction(log_loss)
     view_menu.addAction(window.setup_dock.toggleViewAction())
+    sequence_view = window.sequence_dock.toggleViewAction()
+    sequence_view.setShortcut(QtGui.QKeySequence("Ctrl+D"))
+    view_menu.addAction(sequence_view)
 
     help_menu = bar.addMenu("&Help")
     about = _action(window, "&About", None)
     about.triggered.connect(lambda: show_about(window))
     help_menu.addAction(about)
-    return WindowMenus(
+    menus = WindowMenus(
         train_action,
         step_action,
         reset_action,
@@ -79,6 +96,41 @@ def build_menus(window) -> WindowMenus:
         file_menu,
         recent_menu,
     )
+    menus.refresh_recent(window)
+    return menus
+
+
+SEQUENCE_FILTER = "Sequences (*.csv *.tsv *.npy *.npz *.txt);;All files (*)"
+
+
+def open_sequence_dialog(window) -> None:
+    from playground.resources_path import examples_dir
+
+    path, _ = QtWidgets.QFileDialog.getOpenFileName(
+        window, "Open sequence", str(examples_dir()), SEQUENCE_FILTER
+    )
+    if path:
+        window.open_sequence_file(path)
+
+
+def save_sequence_dialog(window) -> None:
+    from playground.files import SequenceData, save_sequence_csv
+
+    path, _ = QtWidgets.QFileDialog.getSaveFileName(
+        window, "Save sequence", "sequence.csv", "CSV (*.csv)"
+    )
+    if not path:
+        return
+    array = window.sequence_dock.canvas.sequence()
+    if array.ndim == 1:
+        names = tuple(str(i) for i in range(int(array.max()) + 1))
+        data = SequenceData(symbols=array, alphabet=names, source="drawing")
+    else:
+        data = SequenceData(values=array, source="drawing")
+    try:
+        save_sequence_csv(data, path)
+    except OSError as error:
+        window.show_error(f"Could not save {path}: {error.strerror or error}")
 
 
 def _action(window, text: str, shortcut) -> QtGui.QAction:

@@ -1,0 +1,26 @@
+"""The recently opened sequence files, remembered across sessions with QSettings."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QSettings
+
+MAX_RECENT = 8
+KEY = "recent_sequence_files"
+
+
+class RecentFiles:
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self._settings = settings or QSettings("seq-playground", "Sequence Memory Playground")
+
+    def paths(self) -> list[str]:
+        value = self._settings.value(KEY, [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(p) for p in (value or [])][:MAX_RECENT]
+
+    def add(self, path: str) -> None:
+        path = os.path.abspath(path)
+        paths = [path] + [p for p in self.paths() if p != path]
+        self._settings.setValue(KEY, paths[:MAX_RECENT])

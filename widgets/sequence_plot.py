@@ -1,0 +1,178 @@
+"""The probe sequence: input channels on top, target and prediction below, on one time axis.
+
+Kept generic on purpose: every task reaches this view as curves — regression targets as values,
+classification as class indices or probabilities converted to floats by the caller. Targets are
+drawn only where the task scores them (``target_mask``), with markers when those steps are few
+(the adding task scores a single step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from widgets.line_views import series_color
+from widgets.time_cursor import TimeCursor
+
+#: Up to this many scored steps the targets get markers; beyond it a line reads better.
+MARKER_LIMIT = 64
+
+
+def _as_2d(name: str, array: np.ndarray | None, steps: int | None) -> np.ndarray | None:
+    if array is None:
+        return None
+    data = np.asarray(array, dtype=np.float64)
+    if data.ndim == 1:
+        data = data[:, None]
+    if data.ndim != 2:
+        raise ValueError(f"{name} must have shape (T, channels), got shape {data.shape}")
+    if steps is not None and data.shape[0] != steps:
+        raise ValueError(f"{name} has {data.shape[0]} time steps, inputs have {steps}")
+    return data
+
+
+class SequencePlot(pg.GraphicsLayoutWidget):
+    """Inputs, targets and predictions of the probe sequence, sharing the time cursor."""
+
+    cursor_moved = QtCore.Signal(int)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.input_plot: pg.PlotItem = self.addPlot(row=0, col=0, title="probe sequence: inputs")
+        self.input_plot.setLabel("left", "input")
+        self.input_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.input_legend = self.input_plot.addLegend(
+            offset=(-10, 5), colCount=4, brush=(0, 0, 0, 150)
+        )
+        self.output_plot: pg.PlotItem = self.addPlot(row=1, col=0, title="target and prediction")
+        self.output_plot.setLabel("left", "output")
+        self.output_plot.setLabel("bottom", "time step")
+        self.output_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.output_plot.setXLink(self.input_plot)
+        self.output_legend = self.output_plot.addLegend(
+            offset=(-10, 5), colCount=4, brush=(0, 0, 0, 150)
+        )
+
+        self.input_curves: list[pg.PlotDataItem] = []
+        self.target_curves: list[pg.PlotDataItem] = []
+        self.prediction_curves: list[pg.PlotDataItem] = []
+        self._input_labels: list[str] = []
+        self._output_labels: list[tuple[str, int, str]] = []
+
+        self.cursor = TimeCursor(self)
+        self.cursor.attach(self.input_plot)
+        self.cursor.attach(self.output_plot)
+        self.cursor.moved.connect(self.cursor_moved)
+
+    # ------------------------------------------------------------------ data
+
+    def set_data(
+        self,
+        inputs: np.ndarray | None,
+        targets: np.ndarray | None = None,
+        prediction: np.ndarray | None = None,
+        target_mask: np.ndarray | None = None,
+        channel_names: Sequence[str] | None = None,
+    ) -> None:
+        """Show one sequence; arrays are ``(T, C)`` / ``(T, K)`` (1-D means one channel)."""
+        x_in = _as_2d("inputs", inputs, None)
+        steps = None if x_in is None else x_in.shape[0]
+        y_true = _as_2d("targets", targets, steps)
+        y_pred = _as_2d("prediction", prediction, steps)
+        if steps is None:
+            steps = next((a.shape[0] for a in (y_true, y_pred) if a is not None), 0)
+        t = np.arange(steps)
+
+        channels = 0 if x_in is None else x_in.shape[1]
+        names = list(channel_names or [])
+        names += [f"x{i}" for i in range(len(names), channels)]
+        self._fill(self.input_plot, self.input_curves, channels, self._input_curve)
+        for i in range(channels):
+            self.input_curves[i].setData(t, x_in[:, i])
+
+        mask = None
+        if target_mask is not None and y_true is not None:
+            mask = np.asarray(target_mask, dtype=bool).ravel()
+            if mask.size != steps:
+                raise ValueError(f"target_mask has {mask.size} steps, the sequence has {steps}")
+        k_true = 0 if y_true is None else y_true.shape[1]
+        k_pred = 0 if y_pred is None else y_pred.shape[1]
+        self._fill(self.output_plot, self.target_curves, k_true, self._target_curve)
+        self._fill(self.output_plot, self.prediction_curves, k_pred, self._prediction_curve)
+        scored = steps if mask is None else int(mask.sum())
+        for k in range(k_true):
+            y = y_true[:, k] if mask is None else np.where(mask, y_true[:, k], np.nan)
+            curve = self.target_curves[k]
+            curve.setData(t, y)
+            curve.setSymbol("o" if scored <= MARKER_LIMIT else None)
+        for k in range(k_pred):
+            self.prediction_curves[k].setData(t, y_pred[:, k])
+
+        self._update_legends(names[:channels], k_true, k_pred)
+        self.cursor.set_count(steps)
+
+    def clear_data(self) -> None:
+        self.set_data(None)
+
+    # ---------------------------------------------------------------- cursor
+
+    def set_cursor(self, t: int) -> None:
+        """Move the time cursor to step ``t`` without emitting ``cursor_moved``."""
+        self.cursor.set_value(t)
+
+    def cursor_value(self) -> int:
+        return self.cursor.value()
+
+    # -------------------------------------------------------------- helpers
+
+    @staticmethod
+    def _fill(plot: pg.PlotItem, pool: list[pg.PlotDataItem], needed: int, make) -> None:
+        """Grow ``pool`` to ``needed`` curves (reusing old ones); blank and hide the rest."""
+        while len(pool) < needed:
+            curve = make(len(pool))
+            plot.addItem(curve)
+            pool.append(curve)
+        for i, curve in enumerate(pool):
+            curve.setVisible(i < needed)
+            if i >= needed:
+                curve.setData([], [])
+
+    @staticmethod
+    def _input_curve(i: int) -> pg.PlotDataItem:
+        curve = pg.PlotDataItem(pen=pg.mkPen(series_color("", i), width=1), connect="finite")
+        curve.setDownsampling(auto=True, method="peak")
+        return curve
+
+    @staticmethod
+    def _target_curve(k: int) -> pg.PlotDataItem:
+        color = series_color("", k + 3)
+        return pg.PlotDataItem(
+            pen=pg.mkPen(color, width=1, style=QtCore.Qt.PenStyle.DashLine),
+            symbolBrush=color,
+            symbolPen=None,
+            symbolSize=6,
+            connect="finite",
+        )
+
+    @staticmethod
+    def _prediction_curve(k: int) -> pg.PlotDataItem:
+        return pg.PlotDataItem(pen=pg.mkPen(series_color("", k + 3), width=2), connect="finite")
+
+    def _update_legends(self, input_names: list[str], k_true: int, k_pred: int) -> None:
+        if input_names != self._input_labels:
+            self.input_legend.clear()
+            for i, name in enumerate(input_names):
+                self.input_legend.addItem(self.input_curves[i], name)
+            self._input_labels = input_names
+        labels: list[tuple[str, int, str]] = []
+        for kind, count in (("target", k_true), ("prediction", k_pred)):
+            labels += [(kind, k, kind if count == 1 else f"{kind} {k}") for k in range(count)]
+        if labels != self._output_labels:
+            self.output_legend.clear()
+            for kind, k, label in labels:
+                pool = self.target_curves if kind == "target" else self.prediction_curves
+                self.output_legend.addItem(pool[k], label)
+            self._output_labels = labels
