@@ -86,8 +86,11 @@ class Dashboard(QtWidgets.QWidget):
         splitter.addWidget(self.sequence_plot)
         splitter.addWidget(self._heatmap_box)
         splitter.addWidget(bottom)
-        self.sequence_plot.setMinimumHeight(160)
-        bottom.setMinimumHeight(160)
+        # Heatmaps would take all the height they are offered; the line plots need enough
+        # to stay legible, so they get a floor and the heatmaps the rest.
+        self.sequence_plot.setMinimumHeight(200)
+        bottom.setMinimumHeight(190)
+        self._heatmap_box.setMinimumHeight(240)
         for i, stretch in enumerate((2, 5, 2)):
             splitter.setStretchFactor(i, stretch)
         splitter.setSizes([220, 560, 220])

@@ -228,6 +228,8 @@ class GradientFlowPlot(_TimePlot):
         )
         self._log_y = True
         self.plot_item.setLogMode(y=True)
+        # Norms span many decades: plain powers of ten read better than an SI scale factor.
+        self.plot_item.getAxis("left").enableAutoSIPrefix(False)
 
     @staticmethod
     def _floored(values: np.ndarray) -> np.ndarray:
