@@ -8,18 +8,18 @@ can show it as is and keep running.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import os
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import numpy.lib.format as npy_format
+
+from engines.atomic_files import atomic_path
 
 MIN_STEPS = 2
 MAX_STEPS = 100_000
@@ -139,22 +139,10 @@ def save_sequence_csv(data: SequenceData, path: os.PathLike | str) -> None:
         rows += [str(int(v)) for v in table[:, 0]]
     else:  # 9 significant digits round-trip float32 exactly.
         rows += [",".join(format(float(v), ".9g") for v in row) for row in table]
-    try:  # mkstemp makes a private (0600) file; an export should keep the usual permissions.
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write("\n".join(rows) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8", newline="\n") as f:
+        f.write("\n".join(rows) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _csv_quote(name: str) -> str:

@@ -1,0 +1,225 @@
+"""Trained weights on disk: ``.safetensors`` (default) or a ``.pt`` state_dict, each with a JSON
+sidecar holding the engine config, so a weights file alone is enough to rebuild the engine.
+
+Why two formats: safetensors holds only tensors and can never run code; ``.pt`` is what PyTorch
+users already have. A ``.pt`` file is a pickle, and a pickle from a stranger can run code when
+it is read, so it is loaded with ``torch.load(..., weights_only=True)`` only, which refuses
+anything but tensors and plain containers.
+
+Writes are atomic: a temporary file in the same folder, then ``os.replace``, so a crash never
+leaves half a file where a good one was. Every problem reading a file becomes a
+``WeightsFileError`` whose message names the file and the problem.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from engines.atomic_files import atomic_write_bytes
+from engines.config import EngineConfig
+from engines.engine import RecurrentEngine, build_engine
+
+FORMAT_NAME = "sequence-memory-playground/weights"
+FORMAT_VERSION = 1
+SUFFIXES = (".safetensors", ".pt")
+DEFAULT_SUFFIX = ".safetensors"
+
+
+class WeightsFileError(ValueError):
+    """A weights file that cannot be used; ``str(error)`` names the file and the problem."""
+
+    def __init__(self, path: os.PathLike | str, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+def sidecar_path(path: os.PathLike | str) -> Path:
+    """The JSON sidecar of a weights file: same folder, same stem, ``.json``."""
+    return Path(path).with_suffix(".json")
+
+
+def weights_path(path: os.PathLike | str) -> Path:
+    """``path`` with the default suffix added when it has none; unknown suffixes are refused."""
+    path = Path(path)
+    if path.suffix == "":
+        return path.with_name(path.name + DEFAULT_SUFFIX)
+    if path.suffix.lower() not in SUFFIXES:
+        raise WeightsFileError(
+            path,
+            f"unknown weights suffix {path.suffix!r}; use {' or '.join(SUFFIXES)}",
+        )
+    return path
+
+
+# --- writing ---------------------------------------------------------------------------------
+def save_weights(engine: RecurrentEngine, path: os.PathLike | str) -> Path:
+    """Save ``engine``'s weights by ``path``'s suffix (``.safetensors`` when it has none)
+    and its config in the JSON sidecar. Returns the weights file's path."""
+    path = weights_path(path)
+    state = {
+        name: tensor.detach().to("cpu").contiguous().clone()
+        for name, tensor in engine.state_dict().items()
+    }
+    if path.suffix.lower() == ".pt":
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        data = buffer.getvalue()
+    else:
+        from safetensors.torch import save
+
+        data = save(state, metadata={"format": FORMAT_NAME, "version": str(FORMAT_VERSION)})
+    sidecar = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "weights": path.name,
+        "engine": engine.config.to_dict(),
+        "torch": torch.__version__,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, data)
+    atomic_write_bytes(
+        sidecar_path(path), (json.dumps(sidecar, indent=2, sort_keys=True) + "\n").encode()
+    )
+    return path
+
+
+# --- reading ---------------------------------------------------------------------------------
+def read_sidecar(path: os.PathLike | str) -> EngineConfig:
+    """The engine config from ``path``'s sidecar, or WeightsFileError saying what is wrong."""
+    path = Path(path)
+    sidecar = sidecar_path(path)
+    if not sidecar.is_file():
+        raise WeightsFileError(
+            path,
+            f"its config sidecar {sidecar.name} is missing; a weights file needs the JSON file "
+            "written beside it (same name, .json) to know which engine to build",
+        )
+    try:
+        text = sidecar.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise WeightsFileError(sidecar, f"cannot read the config sidecar: {error}") from error
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise WeightsFileError(
+            sidecar,
+            f"the config sidecar is not valid JSON (line {error.lineno}, column {error.colno}: "
+            f"{error.msg})",
+        ) from error
+    if not isinstance(data, dict):
+        raise WeightsFileError(
+            sidecar, f"the config sidecar must hold a JSON object, got {type(data).__name__}"
+        )
+    if data.get("format") != FORMAT_NAME:
+        raise WeightsFileError(
+            sidecar,
+            f"not a weights sidecar of this program (format {data.get('format')!r}, "
+            f"expected {FORMAT_NAME!r})",
+        )
+    version = data.get("version")
+    if version != FORMAT_VERSION:
+        raise WeightsFileError(
+            sidecar,
+            f"unsupported sidecar version {version!r}; this program reads version {FORMAT_VERSION}",
+        )
+    try:
+        return EngineConfig.from_dict(data.get("engine"))
+    except (ValueError, TypeError) as error:
+        raise WeightsFileError(sidecar, f"bad engine config: {error}") from error
+
+
+def _read_tensors(path: Path) -> Mapping[str, object]:
+    if path.suffix.lower() == ".pt":
+        try:
+            # weights_only=True: tensors and plain containers only; a pickle that would build
+            # any other object (and so could run code) is refused before anything runs.
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise WeightsFileError(
+                path,
+                "refused to load: the pickle holds something other than tensors, so it could "
+                f"run code when read (it is not a plain state_dict). {first}".strip(),
+            ) from error
+        except Exception as error:  # torch raises many types for a corrupt file
+            raise WeightsFileError(
+                path, f"not a readable .pt file ({type(error).__name__}: {error})"
+            ) from error
+        if not isinstance(state, Mapping):
+            raise WeightsFileError(
+                path, f"holds a {type(state).__name__}, not a plain state_dict of tensors"
+            )
+        return state
+    from safetensors.torch import load
+
+    try:
+        return load(path.read_bytes())
+    except OSError as error:
+        raise WeightsFileError(path, f"cannot read the file: {error}") from error
+    except Exception as error:  # safetensors raises its own SafetensorError
+        raise WeightsFileError(
+            path, f"not a readable .safetensors file ({type(error).__name__}: {error})"
+        ) from error
+
+
+def _check_state(path: Path, state: Mapping[str, object], expected: dict) -> dict:
+    not_tensors = [str(k) for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if not_tensors or not all(isinstance(k, str) for k in state):
+        raise WeightsFileError(
+            path,
+            "not a plain state_dict of tensors (entries that are not tensors: "
+            f"{', '.join(not_tensors[:5]) or 'non-string keys'})",
+        )
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing tensors {', '.join(missing)}")
+        if unexpected:
+            parts.append(f"unexpected tensors {', '.join(unexpected)}")
+        raise WeightsFileError(path, f"does not match its config: {'; '.join(parts)}")
+    for name, reference in expected.items():  # the engine's order: first layer first
+        tensor, want = state[name], tuple(reference.shape)
+        if tuple(tensor.shape) != want:
+            raise WeightsFileError(
+                path,
+                f"tensor {name} has shape {tuple(tensor.shape)}, but the config needs {want}",
+            )
+        if not tensor.is_floating_point():
+            raise WeightsFileError(
+                path, f"tensor {name} has dtype {tensor.dtype}; weights must be floating point"
+            )
+        if not bool(torch.isfinite(tensor).all()):
+            raise WeightsFileError(path, f"tensor {name} contains NaN or infinite values")
+    return dict(state)
+
+
+def load_weights(path: os.PathLike | str, device: str | torch.device = "cpu") -> RecurrentEngine:
+    """Rebuild the engine saved at ``path`` on ``device``.
+
+    Raises WeightsFileError (a ValueError) naming the file and the problem; a device that is
+    not there raises ValueError from ``resolve_device``.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise WeightsFileError(
+            path, f"unknown weights suffix {path.suffix!r}; use {' or '.join(SUFFIXES)}"
+        )
+    if not path.is_file():
+        raise WeightsFileError(path, "no such file")
+    config = read_sidecar(path)
+    state = _read_tensors(path)
+    # A fixed seed: the initial weights are overwritten, and the global RNG is left alone.
+    engine = build_engine(config, device=device, seed=0)
+    state = _check_state(path, state, engine.state_dict())
+    engine.load_state_dict(state, strict=True)
+    return engine

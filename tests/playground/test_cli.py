@@ -1,0 +1,383 @@
+"""The ``seq-playground`` command line: the train run folder, its reproducibility, progress,
+one-line errors for every bad option, Ctrl+C, divergence, and running without Qt."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from playground.cli import main, version
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["--length", "8", "--hidden", "8", "--batch", "16", "--eval-every", "3", "--threads", "1"]
+
+
+def train(tmp_path, *extra, name="run"):
+    out = tmp_path / name
+    code = main(["train", "--steps", "6", *TINY, "--out", str(out), *extra])
+    return code, out
+
+
+def read_csv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def run_cli(args, env_extra=None, **kwargs):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "playground", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=kwargs.pop("cwd", None),
+        timeout=120,
+        **kwargs,
+    )
+
+
+# --- train: the run folder ------------------------------------------------------------------
+def test_train_writes_the_run_folder(tmp_path, capsys):
+    code, out = train(tmp_path)
+    assert code == 0
+    names = {p.name for p in out.iterdir()}
+    assert names == {
+        "config.json",
+        "metrics.csv",
+        "summary.json",
+        "weights.safetensors",
+        "weights.json",
+    }
+
+    rows = read_csv(out / "metrics.csv")
+    assert list(rows[0]) == ["step", "train_loss", "test_loss", "test_metric", "grad_norm"]
+    assert [int(r["step"]) for r in rows] == list(range(7))
+    assert rows[0]["train_loss"] == "" and rows[0]["test_loss"] != ""
+    evaluated = [int(r["step"]) for r in rows if r["test_loss"]]
+    assert evaluated == [0, 3, 6]
+    assert all(float(r["train_loss"]) > 0 and float(r["grad_norm"]) > 0 for r in rows[1:])
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "finished"
+    assert summary["steps"] == 6
+    assert summary["final_test_loss"] == float(rows[-1]["test_loss"])
+    assert summary["final_test_metric"] == float(rows[-1]["test_metric"])
+    assert summary["baseline_metric"] == pytest.approx(1 / 6)
+    for key in ("seconds", "device", "torch", "python", "engine", "baseline_loss"):
+        assert key in summary
+    assert summary["engine"] == "lstm" and summary["device"] == "cpu"
+
+    config = json.loads((out / "config.json").read_text())
+    assert config["argv"][:2] == ["seq-playground", "train"]
+    assert config["options"]["task"] == "adding" and config["options"]["length"] == 8
+    assert config["engine"]["hidden_size"] == 8 and config["training"]["batch_size"] == 16
+    assert config["seed"] == 0 and config["steps"] == 6
+
+    from engines.checkpoint import load_weights
+
+    engine = load_weights(out / "weights.safetensors")
+    assert engine.config.to_dict() == config["engine"]
+    assert "lstm on adding (length 8)" in capsys.readouterr().err
+
+
+def test_config_json_reproduces_the_run_bit_for_bit(tmp_path):
+    code, first = train(tmp_path, "--engine", "gru", "--seed", "3")
+    assert code == 0
+    again = tmp_path / "again"
+    assert main(["train", "--config", str(first / "config.json"), "--out", str(again)]) == 0
+    assert (again / "metrics.csv").read_bytes() == (first / "metrics.csv").read_bytes()
+    options = json.loads((again / "config.json").read_text())["options"]
+    assert options["engine"] == "gru" and options["seed"] == 3
+    # an option given beside --config wins over the file's
+    other = tmp_path / "other"
+    assert main(["train", "--config", str(first), "--seed", "4", "--out", str(other)]) == 0
+    assert (other / "metrics.csv").read_bytes() != (first / "metrics.csv").read_bytes()
+
+
+def test_plain_progress_lines_when_not_a_terminal(tmp_path, capsys):
+    code, _ = train(tmp_path)
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = [line for line in err.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["0/6", "3/6", "6/6"]
+    assert "test mse" in lines[-1] and "steps/s" in lines[-1] and "ETA" in lines[-1]
+
+
+def test_refuses_a_previous_run_unless_overwrite(tmp_path, capsys):
+    assert train(tmp_path)[0] == 0
+    capsys.readouterr()
+    assert train(tmp_path)[0] == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds a previous run" in err and "--overwrite" in err
+    assert train(tmp_path, "--overwrite")[0] == 0
+
+
+def test_train_on_a_csv_file(tmp_path):
+    steps = np.arange(80)
+    data = tmp_path / "wave.csv"
+    rows = "\n".join(f"{np.sin(t / 5):.5f},{np.cos(t / 7):.5f}" for t in steps)
+    data.write_text("a,b\n" + rows + "\n")
+    code, out = train(tmp_path, "--data", str(data))
+    assert code == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"]["path"] == str(data.resolve())
+    assert len(config["data"]["sha256"]) == 64
+    assert config["task"]["task"] == "sequence" and config["task"]["input_size"] == 2
+    code, out = train(
+        tmp_path, "--data", str(data), "--objective", "recall", "--delay", "3", name="recall"
+    )
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["task"] == "sequence" and summary["length"] == 3
+
+
+def test_diverged_run_writes_what_it_has_and_exits_1(tmp_path, capsys, monkeypatch):
+    from engines import training
+
+    real = training.Trainer.train_step
+
+    def diverge_at_4(self):
+        if self.step == 3:
+            self.step += 1
+            raise training.TrainingDiverged("the loss became nan at step 4: try a lower lr")
+        return real(self)
+
+    monkeypatch.setattr(training.Trainer, "train_step", diverge_at_4)
+    code, out = train(tmp_path)
+    assert code == 1
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error" in line]
+    assert errors == [
+        "seq-playground: error: training diverged: the loss became nan at step 4: try a lower lr"
+    ]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "diverged" and "nan" in summary["message"]
+    assert [int(r["step"]) for r in read_csv(out / "metrics.csv")] == [0, 1, 2, 3]
+    assert (out / "config.json").exists()
+
+
+def test_ctrl_c_keeps_the_files_and_exits_130(tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--steps", "100000", "--eval-every", "5", "--length", "8", "--hidden", "8"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "playground", *args, "--threads", "1", "--out", str(out)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        first = process.stderr.readline()  # the step-0 line: training has begun
+        assert first.startswith("step 0/"), first
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "interrupted at step" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["steps"] > 0
+    rows = read_csv(out / "metrics.csv")
+    assert int(rows[-1]["step"]) >= summary["steps"] - 1
+    assert (out / "weights.safetensors").exists()
+
+
+# --- errors: one line, exit 2, never a traceback ----------------------------------------------
+BAD_TRAIN = {
+    "unknown task": (["--task", "nope"], "unknown task 'nope'; choose one of: adding"),
+    "negative length": (["--length", "-5"], "argument --length: length must be"),
+    "length too long": (["--length", "100000"], "accepts 2 to"),
+    "length not a number": (["--length", "ten"], "invalid int value: 'ten'"),
+    "hidden 0": (["--hidden", "0"], "argument --hidden: hidden_size must be an integer from 1"),
+    "unknown engine": (["--engine", "transformer"], "argument --engine: kind must be one of"),
+    "lr 0": (["--lr", "0"], "argument --lr: learning rate must be a number in (0, 10]"),
+    "lr negative": (["--lr", "-1e-3"], "argument --lr"),
+    "batch 0": (["--batch", "0"], "argument --batch: batch_size must be"),
+    "steps 0": (["--steps", "0"], "argument --steps: must be an integer >= 1"),
+    "unknown init": (["--init", "zeros"], "argument --init"),
+    "negative seed": (["--seed", "-1"], "argument --seed"),
+    "unknown optimizer": (["--optimizer", "lbfgs"], "argument --optimizer"),
+    "bad device": (["--device", "tpu"], "argument --device: device must be 'cpu', 'cuda'"),
+    "unknown option": (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+    "task option": (["--task-option", "speed=3"], "argument --task-option: unknown option"),
+    "objective without data": (["--objective", "recall"], "need --data FILE"),
+    "missing data file": (["--data", "no_such.csv"], "argument --data: no_such.csv"),
+    "bad config": (["--config", "no_such.json"], "--config no_such.json: cannot be read"),
+}
+
+
+def _one_error_line(capsys, code):
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    assert err.count("\n") == 1, err
+    assert err.startswith("seq-playground: error: "), err
+    return err
+
+
+@pytest.mark.parametrize("case", list(BAD_TRAIN), ids=list(BAD_TRAIN))
+def test_bad_train_option(tmp_path, capsys, monkeypatch, case):
+    monkeypatch.chdir(tmp_path)
+    extra, expected = BAD_TRAIN[case]
+    code = main(["train", "--steps", "2", "--out", str(tmp_path / "out"), *extra])
+    err = _one_error_line(capsys, code)
+    assert expected in err
+    assert not (tmp_path / "out" / "config.json").exists()
+
+
+def test_missing_out_is_one_line(capsys):
+    err = _one_error_line(capsys, main(["train"]))
+    assert "the following arguments are required: --out" in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is visible here")
+def test_no_cuda_is_one_line(tmp_path, capsys):
+    code = main(["train", "--device", "cuda", "--out", str(tmp_path / "o")])
+    assert "argument --device: device 'cuda' cannot be used" in _one_error_line(capsys, code)
+
+
+def test_bad_data_file_names_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2\n3,four\n5,6\n")
+    code = main(["train", "--data", str(bad), "--out", str(tmp_path / "o")])
+    err = _one_error_line(capsys, code)
+    assert "bad.csv, line 2, column 2" in err
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--hidden", "0"], "argument --hidden"),
+        (["--task", "nope"], "unknown task 'nope'"),
+        (["--engine", "cnn"], "argument --engine"),
+        (["--length", "-3"], "argument --length"),
+        (["--lr", "0"], "argument --lr"),
+        (["no_such_file.csv"], "no_such_file.csv: no such file"),
+        (["--bogus"], "unrecognized arguments"),
+    ],
+)
+def test_bad_app_option(capsys, argv, expected):
+    assert expected in _one_error_line(capsys, main(argv))
+
+
+def test_console_error_has_no_traceback():
+    result = run_cli(["train", "--hidden", "0", "--out", "x"])
+    assert result.returncode == 2
+    assert result.stderr.startswith("seq-playground: error: argument --hidden")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+# --- the app launch, --version ----------------------------------------------------------------
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert (
+        capsys.readouterr().out.strip() == f"seq-playground {version()}" == "seq-playground 0.1.0"
+    )
+
+
+def test_launch_gets_only_the_given_settings(tmp_path, monkeypatch):
+    calls = []
+    fake = types.ModuleType("playground.app")
+    fake.launch = lambda settings, autostart, files: calls.append((settings, autostart, files))
+    monkeypatch.setitem(sys.modules, "playground.app", fake)
+    sequence = tmp_path / "s.csv"
+    sequence.write_text("1\n2\n3\n")
+    argv = ["--task", "copy", "--length", "20", "--hidden", "16", "--engine", "GRU"]
+    assert main([*argv, "--lr", "0.01", "--autostart", str(sequence)]) == 0
+    settings, autostart, files = calls[0]
+    assert settings == {"task": "copy", "length": 20, "hidden": 16, "engine": "gru", "lr": 0.01}
+    assert autostart is True and files == [str(sequence.resolve())]
+    assert main([]) == 0
+    assert calls[1] == ({}, False, [])
+
+
+# --- no Qt ----------------------------------------------------------------------------------
+def _no_qt_dir(tmp_path) -> Path:
+    fake = tmp_path / "no_qt" / "PySide6"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text('raise ImportError("PySide6 is unimportable in this test")\n')
+    return fake.parent
+
+
+def test_cli_imports_no_qt():
+    code = (
+        "import sys, playground.cli, playground.run_files, playground.horizon, "
+        "playground.progress\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph')]\n"
+        "assert not bad, bad\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_train_runs_without_qt(tmp_path):
+    no_qt = _no_qt_dir(tmp_path)
+    out = tmp_path / "run"
+    result = run_cli(
+        ["train", "--steps", "3", *TINY, "--out", str(out)],
+        env_extra={"PYTHONPATH": os.pathsep.join([str(no_qt), str(ROOT)])},
+    )
+    assert result.returncode == 0, result.stderr
+    assert (out / "summary.json").exists() and (out / "weights.safetensors").exists()
+
+
+# --- progress -----------------------------------------------------------------------------------
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal():
+    from playground.progress import ProgressBar, ProgressLines, make_progress
+
+    clock = iter(float(t) for t in range(100)).__next__
+    stream = _Terminal()
+    bar = make_progress(10, stream, metric_name="mse")
+    assert isinstance(bar, ProgressBar)
+    bar.clock = clock
+    for step in range(11):
+        bar.update(step, 0.5 if step else None, 0.25 if step % 5 == 0 else None)
+    bar.message("a line of its own")
+    bar.close()
+    text = stream.getvalue()
+    assert text.count("\r") >= 10 and "[" + "#" * 24 + "]" in text
+    assert "step 10/10" in text and "test mse 0.25" in text and "steps/s" in text
+    assert "ETA 0:00" in text and "a line of its own\n" in text
+    assert isinstance(make_progress(10, io.StringIO()), ProgressLines)
+
+
+def test_help_exits_0(capsys):
+    assert main(["--help"]) == 0
+    assert "train" in capsys.readouterr().out
+    assert main(["train", "--help"]) == 0
+    assert "--out" in capsys.readouterr().out
+    assert main(["horizon", "--help"]) == 0
+
+
+def test_window_without_qt_is_one_line(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "playground.app", None)  # import raises ImportError
+    assert main(["--engine", "gru"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.count("\n") == 1 and "the window cannot open" in err and "'seq-playground train'" in err
+    )
