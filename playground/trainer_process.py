@@ -29,6 +29,7 @@ from engines.probe_schedule import ProbeSchedule
 from engines.training import ProbeFrame, Snapshot
 
 IDLE_POLL_S = 0.05
+LOSS_ONLY_INTERVAL_S = 0.1
 
 
 @dataclass
@@ -142,16 +143,19 @@ def _serve(conn, spec, autostart: bool) -> None:
         "parameters": sum(p.numel() for p in trainer.engine.parameters()),
         "input_names": list(getattr(task, "input_names", ()) or ()),
     }
+    # Probe only when the app is ready to draw (``wanted``), at most 60 times a second, and
+    # never for more than 5% of the time: probing follows the display by construction.
+    probes = ProbeSchedule(rate_hz=60.0, max_fraction=0.05)
     run = run_training(
         trainer,
         start_paused=not autostart,
-        schedule=ProbeSchedule(rate_hz=30.0, max_fraction=0.04),
+        schedule=probes,
         gradient_schedule=ProbeSchedule(rate_hz=10.0, max_fraction=0.03),
     )
     acc = _Accumulator()
     device = str(trainer.device)
     app_ready = True  # the first update (the untrained network) goes out at once
-    sent_state = None
+    sent_state, sent_at = None, 0.0
     rate_steps, rate_time, steps_per_second = 0, time.perf_counter(), 0.0
 
     snap = next(run)
@@ -162,15 +166,23 @@ def _serve(conn, spec, autostart: bool) -> None:
             steps_per_second = rate_steps / (now - rate_time)
             rate_steps, rate_time = 0, now
         ended = snap.state in ("finished", "stopped", "error")
-        news = acc.has_news() or snap.state != sent_state or bool(snap.message)
-        if (app_ready and news) or ended:
+        changed = snap.state != sent_state or bool(snap.message)
+        # A running trainer answers "ready" with its next probe frame; losses alone go out
+        # at most 10 times a second (while the probe budget holds frames back).
+        worth_sending = (
+            changed
+            or acc.frame is not None
+            or (acc.has_news() and now - sent_at >= LOSS_ONLY_INTERVAL_S)
+        )
+        if (app_ready and worth_sending) or ended:
             rate = steps_per_second if snap.state == "running" else 0.0
             conn.send(("update", acc.take(snap, rate, device, info)))
-            app_ready, sent_state = False, snap.state
+            app_ready, sent_state, sent_at = False, snap.state, now
         if ended:
             _drain_until_quit(conn)
             return
         command, app_ready, quit_asked = _receive(conn, snap.state == "paused", app_ready)
+        probes.wanted = app_ready
         if quit_asked:
             run.close()
             return

@@ -16,7 +16,7 @@ from engines.commands import Pause, Resume, SetClip, SetLearningRate, Step, Stop
 from playground.run_spec import RunSpec
 from playground.trainer_process import TrainerUpdate, trainer_main
 
-POLL_MS = 30
+POLL_MS = 15  # the trainer sends only when asked, so polling often costs little
 JOIN_TIMEOUT_S = 3.0
 
 

@@ -1,0 +1,397 @@
+#!/usr/bin/env python
+"""The GUI's speed budget while it trains (design notes, section 4), measured offscreen.
+
+Opens the real MainWindow (``QT_QPA_PLATFORM=offscreen``) at 1500x950 with every dashboard view
+visible, trains an LSTM of 32 units on the adding problem of length 100 on the CPU for
+``--seconds`` (default 20) in the app's own trainer process, then trains the same run spec
+headless in this process (``engines.training.Trainer`` + ``run_training``, with the trainer
+process's thread count and probe schedules) for as long. Reported, with the goals beside them:
+
+- window shown: from this process's start (interpreter start-up and imports included) to the
+  first paint of a dashboard view; the window is built as ``playground.app.launch`` builds it;
+- first frame: from ``train()`` to the first probe frame on screen (trainer spawn + torch import);
+- frames shown/s: ``MainWindow.frame_shown`` emissions (new probe frames drawn) in the steady
+  window; repaints/s: paint events of the busiest dashboard view (and all views together);
+- longest stall: a 5 ms ``QTimer`` (precise) in the GUI thread; the largest gap between two ticks
+  minus 5 ms, in the steady window and during start-up;
+- steps/s with the window open: the run's step count (from its updates) over the steady window,
+  which starts ``--warmup`` seconds after the first trained step;
+- headless steps/s for the same spec and duration (also after a warm-up), and the ratio.
+  ``headless, no probes`` (``run_training`` without schedules) is printed for reference.
+
+    python benchmarks/bench_gui.py [--seconds 20] [--warmup 2] [--length 100] [--hidden 32]
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+_SCRIPT_START = time.perf_counter()
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+GOAL_FPS = 30.0
+GOAL_STALL_MS = 50.0
+GOAL_RATIO = 0.9
+GOAL_SHOWN_S = 3.0
+TICK_MS = 5
+
+
+def _process_age() -> float:
+    """Seconds since this process started (interpreter start-up included), from /proc."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter() - _SCRIPT_START
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def _cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU seconds of a process (all its threads), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return float("nan"), float("nan")
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    total = sum(values[:8])
+    tick = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / tick, total / tick
+
+
+def _mark(rows: list, what: str, value: str, goal: str = "", ok: bool | None = None) -> None:
+    verdict = "" if ok is None else ("ok" if ok else "MISSED")
+    rows.append((what, value, goal, verdict))
+
+
+def _print_rows(rows: list) -> None:
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(r[1]) for r in rows)
+    gwidth = max(len(r[2]) for r in rows)
+    for what, value, goal, verdict in rows:
+        print(f"  {what:<{width}}  {value:>{vwidth}}  {goal:<{gwidth}}  {verdict}".rstrip())
+
+
+# --- the window ------------------------------------------------------------------------------
+def measure_gui(args) -> dict:
+    age_at_script = _process_age() - (time.perf_counter() - _SCRIPT_START)
+    from PySide6 import QtCore, QtWidgets
+
+    import widgets  # noqa: F401 - row-major image order, as launch() does
+    from playground.main_window import MainWindow
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName("Sequence Memory Playground")
+    app.setOrganizationName("seq-playground")
+    settings = {
+        "task": "adding",
+        "length": args.length,
+        "engine": "lstm",
+        "hidden": args.hidden,
+        "device": "cpu",
+    }
+    window = MainWindow(settings)
+    window.resize(1500, 950)
+
+    clock = time.perf_counter
+    paints: dict[str, int] = {}
+    first_paint: list[float] = []
+
+    class PaintCounter(QtCore.QObject):
+        def __init__(self, name: str) -> None:
+            super().__init__(window)
+            self.name = name
+
+        def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+            if event.type() == QtCore.QEvent.Type.Paint:
+                paints[self.name] = paints.get(self.name, 0) + 1
+                if not first_paint:
+                    first_paint.append(clock())
+            return False
+
+    counters = []
+    for name, view in window.dashboard.views().items():
+        graphics_views = [view] if isinstance(view, QtWidgets.QGraphicsView) else []
+        graphics_views += view.findChildren(QtWidgets.QGraphicsView)
+        for graphics_view in graphics_views:
+            counter = PaintCounter(name)
+            graphics_view.viewport().installEventFilter(counter)
+            counters.append(counter)
+
+    window.show()
+    deadline = clock() + 30
+    while not first_paint and clock() < deadline:
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+    if not first_paint:
+        raise SystemExit("the window never painted")
+    shown_s = age_at_script + (first_paint[0] - _SCRIPT_START)
+    hidden = [n for n, v in window.dashboard.views().items() if not v.isVisible()]
+    if hidden:
+        print(f"warning: dashboard views not visible: {', '.join(hidden)}")
+    view_count = len(window.dashboard.views())
+
+    # Event-loop stall probe.
+    ticks: list[float] = []
+    timer = QtCore.QTimer()
+    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(lambda: ticks.append(clock()))
+
+    frames: list[float] = []
+    updates: list[tuple[float, int]] = []
+    window.frame_shown.connect(lambda _step: frames.append(clock()))
+    window.controller.update_received.connect(lambda u: updates.append((clock(), int(u.step))))
+    errors: list[str] = []
+    window.controller.run_failed.connect(errors.append)
+
+    marks: dict[str, float] = {}
+    result: dict = {}
+    paints_at: dict[str, dict[str, int]] = {}
+
+    def watch() -> None:
+        now = clock()
+        if "end" in marks:
+            return
+        if errors:
+            app.quit()
+        if "first_step" not in marks and updates and updates[-1][1] > 0:
+            marks["first_step"] = now
+        if (
+            "steady" not in marks
+            and "first_step" in marks
+            and now - marks["first_step"] >= args.warmup
+        ):
+            marks["steady"] = now
+            paints_at["steady"] = dict(paints)
+            process = window.controller._process  # noqa: SLF001 - to read its CPU time
+            result["trainer_pid"] = process.pid if process is not None else None
+            result["cpu_steady"] = (_cpu_seconds(), _cpu_seconds(result["trainer_pid"]))
+            result["machine_steady"] = _machine_busy()
+        if "steady" in marks and now - marks["steady"] >= args.seconds:
+            marks["end"] = now
+            paints_at["end"] = dict(paints)
+            timer.stop()
+            result["cpu_end"] = (_cpu_seconds(), _cpu_seconds(result["trainer_pid"]))
+            result["machine_end"] = _machine_busy()
+            result["spec"] = window.current_spec()
+            window.close()  # the user closes the window: stops and joins the trainer
+            result["close_s"] = clock() - now
+            app.exit(0)  # (quit() would close the window itself)
+        if now - marks["train"] > args.seconds + args.warmup + 90:
+            errors.append("timed out waiting for the run")
+            app.quit()
+
+    watcher = QtCore.QTimer()
+    watcher.setInterval(50)
+    watcher.timeout.connect(watch)
+
+    timer.start()
+    watcher.start()
+    marks["train"] = clock()
+    window.train()
+    app.exec()
+    timer.stop()
+    watcher.stop()
+    if errors:
+        window.close()
+        raise SystemExit(f"the run failed: {errors[0]}")
+    pid = result["trainer_pid"]
+    trainer_left = pid is not None and _running(pid)
+
+    t0, t1 = marks["steady"], marks["end"]
+
+    def max_stall(start: float, end: float) -> float:
+        inside = [t for t in ticks if start <= t <= end]
+        gaps = [b - a for a, b in zip(inside, inside[1:], strict=False)]
+        return max(0.0, (max(gaps) if gaps else 0.0) - TICK_MS / 1000)
+
+    steady_gaps = sorted(
+        b - a for a, b in zip(ticks, ticks[1:], strict=False) if t0 <= a and b <= t1
+    )
+    first_frame = next((t for t in frames if t > marks["train"]), None)
+    in_window = [(t, s) for t, s in updates if t0 <= t <= t1]
+    (ta, sa), (tb, sb) = in_window[0], in_window[-1]
+    span = t1 - t0
+    painted = {
+        name: paints_at["end"].get(name, 0) - paints_at["steady"].get(name, 0)
+        for name in paints_at["end"]
+    }
+    return {
+        "shown_s": shown_s,
+        "first_frame_s": (first_frame - marks["train"]) if first_frame else float("nan"),
+        "frames_per_s": sum(1 for t in frames if t0 <= t <= t1) / span,
+        "updates_per_s": len(in_window) / span,
+        "repaints_per_s": max(painted.values(), default=0) / span,
+        "all_paints_per_s": sum(painted.values()) / span,
+        "views": view_count,
+        "stall_ms": 1000 * max_stall(t0, t1),
+        "p99_gap_ms": 1000 * steady_gaps[int(0.99 * (len(steady_gaps) - 1))] - TICK_MS,
+        "startup_stall_ms": 1000 * max_stall(marks["train"], t0),
+        "gui_steps_per_s": (sb - sa) / (tb - ta) if tb > ta else float("nan"),
+        "gui_cpu": (result["cpu_end"][0] - result["cpu_steady"][0]) / span,
+        "trainer_cpu": (result["cpu_end"][1] - result["cpu_steady"][1]) / span,
+        "others_cpu": (
+            result["machine_end"][0]
+            - result["machine_steady"][0]
+            - (result["cpu_end"][0] - result["cpu_steady"][0])
+            - (result["cpu_end"][1] - result["cpu_steady"][1])
+        )
+        / span,
+        "close_s": result["close_s"],
+        "trainer_left": trainer_left,
+        "trainer_pid": pid,
+        "spec": result["spec"],
+    }
+
+
+# --- headless ----------------------------------------------------------------------------------
+def measure_headless(spec, seconds: float, warmup: float, probes: bool) -> tuple[float, float]:
+    """Steps/s of the trainer process's own loop, in this process, without a window, and the
+    CPU share the machine's other processes took meanwhile."""
+    import torch
+
+    from engines.probe_schedule import ProbeSchedule
+    from engines.training import Trainer, run_training
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))  # as the trainer process does
+    task = spec.validate()
+    trainer = Trainer.create(
+        spec.engine_config(task), task, spec.training_config(), device=spec.settings["device"]
+    )
+    if probes:  # the schedules playground.trainer_process uses
+        run = run_training(
+            trainer,
+            schedule=ProbeSchedule(rate_hz=30.0, max_fraction=0.04),
+            gradient_schedule=ProbeSchedule(rate_hz=10.0, max_fraction=0.03),
+        )
+    else:
+        run = run_training(trainer)
+    clock = time.perf_counter
+    next(run)
+    start = clock()
+    while clock() - start < warmup:
+        run.send(None)
+    steady, steps = clock(), trainer.step
+    machine, own = _machine_busy()[0], _cpu_seconds()
+    while clock() - steady < seconds:
+        run.send(None)
+    span = clock() - steady
+    others = (_machine_busy()[0] - machine - (_cpu_seconds() - own)) / span
+    rate = (trainer.step - steps) / span
+    run.close()
+    return rate, others
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="steady measuring time")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds after the first step")
+    parser.add_argument("--length", type=int, default=100)
+    parser.add_argument("--hidden", type=int, default=32)
+    parser.add_argument(
+        "--no-plain", action="store_true", help="skip the headless run without probes"
+    )
+    args = parser.parse_args(argv)
+
+    gui = measure_gui(args)
+    headless, headless_others = measure_headless(
+        gui["spec"], args.seconds, args.warmup, probes=True
+    )
+    plain = (
+        None
+        if args.no_plain
+        else measure_headless(gui["spec"], args.seconds, args.warmup, probes=False)[0]
+    )
+
+    import pyqtgraph
+    import PySide6
+    import torch
+
+    ratio = gui["gui_steps_per_s"] / headless
+    print(
+        f"GUI benchmark: LSTM {args.hidden} units, adding length {args.length}, cpu, batch "
+        f"{gui['spec'].settings['batch']}; {os.cpu_count()} cores, trainer threads "
+        f"{max(1, (os.cpu_count() or 1) - 1)}; torch {torch.__version__}, PySide6 "
+        f"{PySide6.__version__}, pyqtgraph {pyqtgraph.__version__}; {args.seconds:g} s steady "
+        f"after {args.warmup:g} s warm-up; load average {os.getloadavg()[0]:.2f}"
+    )
+    rows: list = []
+    _mark(
+        rows,
+        "window shown after launch",
+        f"{gui['shown_s']:.2f} s",
+        f"goal <= {GOAL_SHOWN_S:g} s",
+        gui["shown_s"] <= GOAL_SHOWN_S,
+    )
+    _mark(rows, "first probe frame after train()", f"{gui['first_frame_s']:.2f} s")
+    _mark(
+        rows,
+        "frames shown (new probe frames)",
+        f"{gui['frames_per_s']:.1f} /s",
+        f"goal >= {GOAL_FPS:g}/s",
+        gui["frames_per_s"] >= GOAL_FPS,
+    )
+    _mark(rows, "updates received", f"{gui['updates_per_s']:.1f} /s")
+    _mark(rows, "repaints (busiest view)", f"{gui['repaints_per_s']:.1f} /s")
+    _mark(rows, f"paint events, all {gui['views']} views", f"{gui['all_paints_per_s']:.1f} /s")
+    _mark(
+        rows,
+        "longest event-loop stall",
+        f"{gui['stall_ms']:.1f} ms",
+        f"goal <= {GOAL_STALL_MS:g} ms",
+        gui["stall_ms"] <= GOAL_STALL_MS,
+    )
+    _mark(rows, "99th percentile tick lateness", f"{gui['p99_gap_ms']:.1f} ms")
+    _mark(rows, "longest stall during start-up", f"{gui['startup_stall_ms']:.1f} ms")
+    _mark(rows, "CPU of the GUI process", f"{100 * gui['gui_cpu']:.0f} %")
+    _mark(rows, "CPU of the trainer process", f"{100 * gui['trainer_cpu']:.0f} %")
+    _mark(rows, "CPU of all other processes", f"{100 * gui['others_cpu']:.0f} %")
+    _mark(rows, "training steps/s, window open", f"{gui['gui_steps_per_s']:.1f}")
+    _mark(rows, "training steps/s, headless", f"{headless:.1f}")
+    _mark(rows, "  (CPU of other processes then)", f"{100 * headless_others:.0f} %")
+    _mark(
+        rows,
+        "ratio window open / headless",
+        f"{ratio:.2f}",
+        f"goal >= {GOAL_RATIO:g}",
+        ratio >= GOAL_RATIO,
+    )
+    if plain is not None:
+        _mark(rows, "headless without probes (ref.)", f"{plain:.1f}")
+        _mark(rows, "ratio window open / no probes", f"{gui['gui_steps_per_s'] / plain:.2f}")
+    _mark(rows, "window closed (trainer joined)", f"{gui['close_s']:.2f} s")
+    _print_rows(rows)
+    if gui["trainer_left"]:
+        print(f"BUG: the trainer process {gui['trainer_pid']} still runs after the window closed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
