@@ -14,22 +14,7 @@ from engines.config import EngineConfig
 from engines.devices import resolve_device
 from engines.tasks.base import Task
 from engines.training import TrainingConfig
-
-DEFAULT_SETTINGS = {
-    "task": "adding",
-    "length": 50,
-    "engine": "lstm",
-    "layers": 1,
-    "hidden": 32,
-    "device": "cpu",
-    "optimizer": "adam",
-    "lr": 5e-3,
-    "batch": 64,
-    "clip": 1.0,
-    "init": "default",
-    "forget_bias": 1.0,
-    "seed": 0,
-}
+from resources.default_settings import DEFAULT_SETTINGS
 
 
 @dataclass(frozen=True)

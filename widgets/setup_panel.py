@@ -14,25 +14,13 @@ from collections.abc import Iterable, Sequence
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from resources.default_settings import DEFAULT_SETTINGS
+
 ENGINES = (("rnn", "RNN"), ("lstm", "LSTM"), ("gru", "GRU"))
 OPTIMIZERS = (("adam", "Adam"), ("sgd", "SGD"), ("rmsprop", "RMSprop"))
 INITS = (("default", "default"), ("orthogonal", "orthogonal"), ("identity", "identity"))
 
-DEFAULTS: dict[str, object] = {
-    "task": "adding",
-    "length": 50,
-    "engine": "lstm",
-    "layers": 1,
-    "hidden": 32,
-    "device": "cpu",
-    "optimizer": "adam",
-    "lr": 5e-3,
-    "batch": 64,
-    "clip": 1.0,
-    "init": "default",
-    "forget_bias": 1.0,
-    "seed": 0,
-}
+DEFAULTS = DEFAULT_SETTINGS
 
 #: Settings a running trainer accepts between steps.
 LIVE_KEYS = ("lr", "clip")

@@ -15,21 +15,10 @@ def panel(qtbot):
 
 def test_defaults(panel):
     assert panel.settings() == DEFAULTS
-    assert panel.settings() == {
-        "task": "adding",
-        "length": 50,
-        "engine": "lstm",
-        "layers": 1,
-        "hidden": 32,
-        "device": "cpu",
-        "optimizer": "adam",
-        "lr": 5e-3,
-        "batch": 64,
-        "clip": 1.0,
-        "init": "default",
-        "forget_bias": 1.0,
-        "seed": 0,
-    }
+    # The defaults show the memory effect in under a minute on a CPU (issue 4).
+    settings = panel.settings()
+    assert (settings["task"], settings["length"], settings["engine"]) == ("adding", 50, "lstm")
+    assert (settings["hidden"], settings["device"]) == (32, "cpu")
     assert [panel.task_combo.itemText(i) for i in range(3)] == [t for _, t in TASKS]
 
 
