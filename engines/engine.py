@@ -43,9 +43,14 @@ class RecurrentEngine(nn.Module):
         self._layer_views: list[nn.RNNBase] = []
 
     # --- the hot path ------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Read-out at every step, (batch, time, output_size), from zero initial state."""
-        self.check_input(x)
+    def forward(self, x: torch.Tensor, validate: bool = True) -> torch.Tensor:
+        """Read-out at every step, (batch, time, output_size), from zero initial state.
+
+        ``validate=False`` skips the finiteness check of ``x`` (shape is always checked): the
+        training loop feeds batches its tasks already validated, and on CUDA the check would
+        make the CPU wait for the GPU every step.
+        """
+        self.check_input(x, finite=validate)
         hidden, _ = self.core(x)
         return self.readout(hidden)
 
@@ -67,7 +72,7 @@ class RecurrentEngine(nn.Module):
     def device(self) -> torch.device:
         return self.readout.weight.device
 
-    def check_input(self, x: torch.Tensor) -> None:
+    def check_input(self, x: torch.Tensor, finite: bool = True) -> None:
         """Raise ValueError naming ``x`` when it is not (batch, time, input_size) and finite."""
         if not isinstance(x, torch.Tensor):
             raise ValueError(f"x must be a torch.Tensor, got {type(x).__name__}")
@@ -82,7 +87,7 @@ class RecurrentEngine(nn.Module):
             raise ValueError(f"x must hold at least one sample and one step, got {tuple(x.shape)}")
         if not x.is_floating_point():
             raise ValueError(f"x must be a floating-point tensor, got {x.dtype}")
-        if not bool(torch.isfinite(x).all()):
+        if finite and not bool(torch.isfinite(x).all()):
             raise ValueError("x contains NaN or infinite values; inputs must be finite")
 
     def layer_parameters(self, layer: int) -> tuple[torch.Tensor, ...]:
