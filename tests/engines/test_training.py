@@ -146,3 +146,17 @@ def test_engine_and_task_sizes_must_agree():
 
     with pytest.raises(ValueError, match="do not fit"):
         Trainer(create_engine("lstm", 3, 4, 1), task, TrainingConfig())
+
+
+def test_out_of_memory_ends_the_run_with_advice_instead_of_a_crash(monkeypatch):
+    import torch
+
+    trainer = make_trainer()
+
+    def out_of_memory():
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(trainer, "train_step", out_of_memory)
+    last = list(run_training(trainer, steps=10))[-1]
+    assert last.state == "error"
+    assert "ran out of memory" in last.message and "smaller batch" in last.message
