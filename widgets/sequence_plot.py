@@ -14,7 +14,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from widgets.line_views import series_color
+from widgets.line_views import (
+    ViewRange,
+    finite_bounds,
+    refresh_curves,
+    same_data,
+    series_color,
+    set_curve_data,
+    time_range,
+)
 from widgets.time_cursor import TimeCursor
 
 #: Up to this many scored steps the targets get markers; beyond it a line reads better.
@@ -35,7 +43,13 @@ def _as_2d(name: str, array: np.ndarray | None, steps: int | None) -> np.ndarray
 
 
 class SequencePlot(pg.GraphicsLayoutWidget):
-    """Inputs, targets and predictions of the probe sequence, sharing the time cursor."""
+    """Inputs, targets and predictions of the probe sequence, sharing the time cursor.
+
+    Drawn every frame, so kept cheap: no grid (it repaints the axes across the plot on every
+    change), ranges set from the data with hysteresis instead of pyqtgraph's auto-range
+    (:class:`~widgets.line_views.ViewRange`), and curves whose values did not change (the
+    probe inputs and targets are the same batch every frame) are not re-set.
+    """
 
     cursor_moved = QtCore.Signal(int)
 
@@ -43,15 +57,16 @@ class SequencePlot(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.input_plot: pg.PlotItem = self.addPlot(row=0, col=0, title="probe sequence: inputs")
         self.input_plot.setLabel("left", "input")
-        self.input_plot.showGrid(x=True, y=True, alpha=0.2)
         self.input_legend = self.input_plot.addLegend(
             offset=(-10, 5), colCount=4, brush=(0, 0, 0, 150)
         )
         self.output_plot: pg.PlotItem = self.addPlot(row=1, col=0, title="target and prediction")
         self.output_plot.setLabel("left", "output")
         self.output_plot.setLabel("bottom", "time step")
-        self.output_plot.showGrid(x=True, y=True, alpha=0.2)
         self.output_plot.setXLink(self.input_plot)
+        for plot in (self.input_plot, self.output_plot):
+            # An SI scale factor would be appended to the rotated label, where it is clipped.
+            plot.getAxis("left").enableAutoSIPrefix(False)
         self.output_legend = self.output_plot.addLegend(
             offset=(-10, 5), colCount=4, brush=(0, 0, 0, 150)
         )
@@ -61,6 +76,24 @@ class SequencePlot(pg.GraphicsLayoutWidget):
         self.prediction_curves: list[pg.PlotDataItem] = []
         self._input_labels: list[str] = []
         self._output_labels: list[tuple[str, int, str]] = []
+        self._shown: dict[pg.PlotDataItem, np.ndarray | None] = {}
+        self._steps = 0
+        self.input_range = ViewRange(self.input_plot, refresh=self._refit)
+        self.output_range = ViewRange(self.output_plot, refresh=self._refit)
+        # A log scale from a plot's own menu: redraw with gaps where log10 is undefined, and
+        # leave that axis to pyqtgraph's auto-range (ViewRange.reset).
+        for plot, view_range, curves in (
+            (self.input_plot, self.input_range, lambda: self.input_curves),
+            (
+                self.output_plot,
+                self.output_range,
+                lambda: self.target_curves + self.prediction_curves,
+            ),
+        ):
+            for check in (plot.ctrl.logXCheck, plot.ctrl.logYCheck):
+                check.toggled.connect(
+                    lambda *_, c=curves, r=view_range: (refresh_curves(c()), r.reset())
+                )
 
         self.cursor = TimeCursor(self)
         self.cursor.attach(self.input_plot)
@@ -90,8 +123,9 @@ class SequencePlot(pg.GraphicsLayoutWidget):
         names = list(channel_names or [])
         names += [f"x{i}" for i in range(len(names), channels)]
         self._fill(self.input_plot, self.input_curves, channels, self._input_curve)
+        inputs_changed = False
         for i in range(channels):
-            self.input_curves[i].setData(t, x_in[:, i])
+            inputs_changed |= self._put(self.input_curves[i], t, x_in[:, i])
 
         mask = None
         if target_mask is not None and y_true is not None:
@@ -103,16 +137,25 @@ class SequencePlot(pg.GraphicsLayoutWidget):
         self._fill(self.output_plot, self.target_curves, k_true, self._target_curve)
         self._fill(self.output_plot, self.prediction_curves, k_pred, self._prediction_curve)
         scored = steps if mask is None else int(mask.sum())
+        symbol = "o" if scored <= MARKER_LIMIT else None
+        outputs_changed = False
         for k in range(k_true):
             y = y_true[:, k] if mask is None else np.where(mask, y_true[:, k], np.nan)
             curve = self.target_curves[k]
-            curve.setData(t, y)
-            curve.setSymbol("o" if scored <= MARKER_LIMIT else None)
+            if curve.opts["symbol"] != symbol:  # rebuilds the scatter: only on a real change
+                curve.setSymbol(symbol)
+            outputs_changed |= self._put(curve, t, y)
         for k in range(k_pred):
-            self.prediction_curves[k].setData(t, y_pred[:, k])
+            outputs_changed |= self._put(self.prediction_curves[k], t, y_pred[:, k])
 
         self._update_legends(names[:channels], k_true, k_pred)
         self.cursor.set_count(steps)
+        self._steps = steps
+        time_range(self.input_range, steps)
+        if inputs_changed:
+            self.input_range.fit_y(finite_bounds(x_in))
+        if outputs_changed:
+            self.output_range.fit_y(self._output_bounds())
 
     def clear_data(self) -> None:
         self.set_data(None)
@@ -128,22 +171,46 @@ class SequencePlot(pg.GraphicsLayoutWidget):
 
     # -------------------------------------------------------------- helpers
 
-    @staticmethod
-    def _fill(plot: pg.PlotItem, pool: list[pg.PlotDataItem], needed: int, make) -> None:
+    def _fill(self, plot: pg.PlotItem, pool: list[pg.PlotDataItem], needed: int, make) -> None:
         """Grow ``pool`` to ``needed`` curves (reusing old ones); blank and hide the rest."""
         while len(pool) < needed:
             curve = make(len(pool))
             plot.addItem(curve)
             pool.append(curve)
+            self._shown[curve] = None
         for i, curve in enumerate(pool):
             curve.setVisible(i < needed)
             if i >= needed:
-                curve.setData([], [])
+                self._put(curve, None, None)
+
+    def _put(self, curve: pg.PlotDataItem, t: np.ndarray | None, y: np.ndarray | None) -> bool:
+        """Give ``curve`` the values ``y`` over ``t`` unless it shows them already; True if set."""
+        if same_data(self._shown.get(curve), y):
+            return False
+        if y is None:
+            self._shown[curve] = None
+            curve.setData([], [])
+        else:
+            y = np.array(y, dtype=np.float64)  # a copy: the caller may reuse its buffers
+            self._shown[curve] = y
+            set_curve_data(curve, t, y)
+        return True
+
+    def _output_bounds(self) -> tuple[float, float] | None:
+        curves = [c for c in self.target_curves + self.prediction_curves if c.isVisible()]
+        return finite_bounds(*(self._shown.get(c) for c in curves))
+
+    def _refit(self) -> None:
+        time_range(self.input_range, self._steps)
+        visible = [self._shown.get(c) for c in self.input_curves if c.isVisible()]
+        self.input_range.fit_y(finite_bounds(*visible))
+        self.output_range.fit_y(self._output_bounds())
 
     @staticmethod
     def _input_curve(i: int) -> pg.PlotDataItem:
         curve = pg.PlotDataItem(pen=pg.mkPen(series_color("", i), width=1), connect="finite")
         curve.setDownsampling(auto=True, method="peak")
+        curve.setClipToView(True)
         return curve
 
     @staticmethod

@@ -3,7 +3,7 @@ import sys
 
 import numpy as np
 import pytest
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 
 from widgets.dashboard import ENGINE_LAYOUTS, Dashboard
 from widgets.heatmap_view import HeatmapView
@@ -186,6 +186,42 @@ def test_dashboard_paints(qtbot, qt_helpers, dashboard):
     qt_helpers.settle(qtbot, dashboard, (1200, 900))
     image = dashboard.grab().toImage()
     assert not image.isNull() and image.width() == 1200
+
+
+class _PaintCounter(QtCore.QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: dict[str, int] = {}
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QtCore.QEvent.Type.Paint:
+            name = obj.objectName()
+            self.counts[name] = self.counts.get(name, 0) + 1
+        return False
+
+
+def test_a_frame_paints_every_view_once(qtbot, qt_helpers, dashboard):
+    """Ranges changing with the data must not make a view paint twice (the speed budget)."""
+    dashboard.show_frame(qt_helpers.make_frame("lstm", steps=50, units=8))
+    dashboard.loss_plot.append_train(np.arange(8), np.linspace(1.0, 0.9, 8))
+    dashboard.select_unit(2)
+    qt_helpers.settle(qtbot, dashboard, (1200, 800))
+    counter = _PaintCounter()
+    for name, view in dashboard.views().items():
+        view.viewport().setObjectName(name)
+        view.viewport().installEventFilter(counter)
+    for i in range(1, 6):
+        frame = qt_helpers.make_frame("lstm", steps=50, units=8, seed=i)
+        # Every range has to grow (by too little to widen the axes' tick labels, which lays
+        # the plot out anew: that is pyqtgraph's business, and rare).
+        for key in ("inputs", "targets", "prediction", "hidden", "grad_h", "grad_x"):
+            frame[key] = frame[key] * (1.0 + i)
+        counter.counts.clear()
+        dashboard.show_frame(frame)
+        dashboard.loss_plot.append_train(np.arange(8 * i, 8 * i + 8), np.full(8, 1.0 + i))
+        for _ in range(5):
+            QtWidgets.QApplication.processEvents()
+        assert counter.counts == dict.fromkeys(dashboard.views(), 1), i
 
 
 def test_widgets_never_import_torch_or_engines():
