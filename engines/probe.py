@@ -60,6 +60,18 @@ def full_precision(device: torch.device):
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
+@contextmanager
+def _quiet_cudnn(device: torch.device):
+    """Layer views share non-flattened weights: cuDNN warns that it compacts them. (CUDA only:
+    ``catch_warnings`` is not free, and the CPU path never warns.)"""
+    if device.type != "cuda":
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
+        yield
+
+
 def linear_scan(decay: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
     """Solve c_t = decay_t * c_{t-1} + drive_t (c_{-1} = 0) along dim 1, in parallel.
 
@@ -111,9 +123,7 @@ def probe(engine, x: torch.Tensor) -> Trace:
     hidden_layers, cell_layers = [], []
     gate_layers: dict[str, list[torch.Tensor]] = {name: [] for name in GATE_NAMES[kind]}
     layer_input = x
-    with full_precision(engine.device), warnings.catch_warnings():
-        # Layer views share non-flattened weights: cuDNN warns that it compacts them.
-        warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
+    with full_precision(engine.device), _quiet_cudnn(engine.device):
         for layer in range(engine.config.num_layers):
             hidden, _ = engine.layer_view(layer)(layer_input)
             h_prev = torch.cat((torch.zeros_like(hidden[:, :1]), hidden[:, :-1]), dim=1)

@@ -36,3 +36,19 @@ class ProbeSchedule:
         self._last_cost = max(0.0, end - start)
         self._last_end = end
         self.count += 1
+
+
+#: The app's probing budget: traces (under 1 ms for an LSTM 32 x 100 on a CPU) up to 40 a
+#: second -- a little above the 30 frames a second the window aims for, since a probe can
+#: only start at the end of a training step -- within 3.5 % of training time; the gradient
+#: flow (a Python loop over time, ~10 ms) up to 10 a second within 1 %.
+TRACE_RATE_HZ, TRACE_FRACTION = 40.0, 0.035
+GRADIENT_RATE_HZ, GRADIENT_FRACTION = 10.0, 0.01
+
+
+def display_schedules() -> tuple[ProbeSchedule, ProbeSchedule]:
+    """(trace schedule, gradient-flow schedule) as the app's trainer uses them."""
+    return (
+        ProbeSchedule(TRACE_RATE_HZ, TRACE_FRACTION),
+        ProbeSchedule(GRADIENT_RATE_HZ, GRADIENT_FRACTION),
+    )

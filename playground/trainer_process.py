@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engines.commands import Pause, RequestProbe
-from engines.probe_schedule import ProbeSchedule
+from engines.probe_schedule import display_schedules
 from engines.training import ProbeFrame, Snapshot
 
 IDLE_POLL_S = 0.05
@@ -143,14 +143,15 @@ def _serve(conn, spec, autostart: bool) -> None:
         "parameters": sum(p.numel() for p in trainer.engine.parameters()),
         "input_names": list(getattr(task, "input_names", ()) or ()),
     }
-    # Probe only when the app is ready to draw (``wanted``), at most 60 times a second, and
-    # never for more than 5% of the time: probing follows the display by construction.
-    probes = ProbeSchedule(rate_hz=60.0, max_fraction=0.05)
+    # Probe at display rate within the display budget (a few percent of training time). The
+    # freshest frame waits for the app's "ready", so the app never waits for a probe: probing
+    # only after "ready" halved the frame rate (the round trip then includes a whole step).
+    probes, gradient_probes = display_schedules()
     run = run_training(
         trainer,
         start_paused=not autostart,
         schedule=probes,
-        gradient_schedule=ProbeSchedule(rate_hz=10.0, max_fraction=0.03),
+        gradient_schedule=gradient_probes,
     )
     acc = _Accumulator()
     device = str(trainer.device)
@@ -182,7 +183,6 @@ def _serve(conn, spec, autostart: bool) -> None:
             _drain_until_quit(conn)
             return
         command, app_ready, quit_asked = _receive(conn, snap.state == "paused", app_ready)
-        probes.wanted = app_ready
         if quit_asked:
             run.close()
             return

@@ -1,8 +1,9 @@
 """The app's side of the trainer process: start, command, listen, stop.
 
 One run at a time: starting a new one stops the old one first. Updates are pulled at display
-rate: after each update the controller tells the trainer it is ready for the next one on its
-next timer tick, so the trainer probes and sends only as fast as the window draws.
+rate: after each update the controller tells the trainer it is ready for the next one, and
+the trainer sends its latest state only then, so nothing queues up and the window sets the
+pace.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from engines.commands import Pause, Resume, SetClip, SetLearningRate, Step, Stop
 from playground.run_spec import RunSpec
 from playground.trainer_process import TrainerUpdate, trainer_main
 
-POLL_MS = 15  # the trainer sends only when asked, so polling often costs little
+POLL_MS = 5  # a poll is one cheap syscall; a short period keeps the probe round trip short
 JOIN_TIMEOUT_S = 3.0
 
 

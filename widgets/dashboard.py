@@ -12,7 +12,8 @@ import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 from widgets.heatmap_view import HEATMAP_STYLES, HeatmapView
-from widgets.line_views import GradientFlowPlot, LossPlot, UnitPlot
+from widgets.line_views import GradientFlowPlot, UnitPlot
+from widgets.loss_plot import LossPlot
 from widgets.sequence_plot import SequencePlot
 
 #: Gate name -> heatmap style. Sigmoid gates live in 0..1; the tanh candidate in -1..1; the

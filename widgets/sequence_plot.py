@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from widgets.line_views import (
+from widgets.plot_support import (
     ViewRange,
     finite_bounds,
     refresh_curves,

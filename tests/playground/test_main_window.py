@@ -91,7 +91,9 @@ def test_pause_step_and_reset(qtbot, window):
 
 
 def test_step_from_idle_trains_exactly_one_step(qtbot, window):
-    with qtbot.waitSignal(window.frame_shown, timeout=START_TIMEOUT_MS, check_params_cb=lambda s: s == 1):
+    with qtbot.waitSignal(
+        window.frame_shown, timeout=START_TIMEOUT_MS, check_params_cb=lambda s: s == 1
+    ):
         window.step()
     assert window.controller.state == "paused"
 

@@ -52,12 +52,16 @@ def test_dropping_a_file_opens_it(qtbot, window):
     mime.setUrls([QtCore.QUrl.fromLocalFile(str(path))])
     pos = QtCore.QPointF(window.rect().center())
     drop = QtGui.QDropEvent(
-        pos, QtCore.Qt.DropAction.CopyAction, mime, QtCore.Qt.MouseButton.LeftButton,
+        pos,
+        QtCore.Qt.DropAction.CopyAction,
+        mime,
+        QtCore.Qt.MouseButton.LeftButton,
         QtCore.Qt.KeyboardModifier.NoModifier,
     )
     window.dropEvent(drop)
     np.testing.assert_allclose(
-        window.sequence_dock.canvas.sequence()[:, 0], np.load(path).reshape(len(np.load(path)), -1)[:, 0]
+        window.sequence_dock.canvas.sequence()[:, 0],
+        np.load(path).reshape(len(np.load(path)), -1)[:, 0],
     )
 
 

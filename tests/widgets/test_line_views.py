@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui
 
-from widgets.line_views import LOG_FLOOR, GradientFlowPlot, LossPlot, SeriesBuffer, UnitPlot
+from widgets.line_views import GradientFlowPlot, UnitPlot
+from widgets.loss_plot import LossPlot
+from widgets.plot_support import LOG_FLOOR, SeriesBuffer
 from widgets.sequence_plot import SequencePlot
 
 
