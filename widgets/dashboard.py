@@ -89,12 +89,12 @@ class Dashboard(QtWidgets.QWidget):
         splitter.addWidget(bottom)
         # Heatmaps would take all the height they are offered; the line plots need enough
         # to stay legible, so they get a floor and the heatmaps the rest.
-        self.sequence_plot.setMinimumHeight(200)
+        self.sequence_plot.setMinimumHeight(250)
         bottom.setMinimumHeight(190)
         self._heatmap_box.setMinimumHeight(240)
-        for i, stretch in enumerate((2, 5, 2)):
+        for i, stretch in enumerate((3, 5, 3)):
             splitter.setStretchFactor(i, stretch)
-        splitter.setSizes([220, 560, 220])
+        splitter.setSizes([260, 480, 240])
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.step_label)
