@@ -31,8 +31,10 @@ def gradient_flow(
 ) -> GradientFlow:
     """``loss_fn`` maps the read-out (batch, time, output_size) to a scalar loss."""
     engine.check_input(x)
-    x = x.detach().to(engine.device, dtype=engine.readout.weight.dtype).requires_grad_(True)
-    with torch.enable_grad():
+    # Works from inside no_grad and inference_mode too: the probe needs its own graph.
+    with torch.inference_mode(False), torch.enable_grad():
+        x = x.detach().to(engine.device, dtype=engine.readout.weight.dtype).clone()
+        x.requires_grad_(True)
         run = step_through(engine, x)
         loss = loss_fn(run.outputs)
         states = [h for layer in run.hidden for h in layer]

@@ -196,3 +196,12 @@ def test_tanh_rnn_gradient_vanishes_far_faster_than_lstm_with_forget_bias():
     assert np.median([_decay_ratio("lstm", s) for s in range(5)]) > 1e4 * np.median(
         [_decay_ratio("rnn", s) for s in range(5)]
     )
+
+
+def test_gradient_flow_works_inside_inference_mode():
+    engine = create_engine("lstm", 3, 5, 2, seed=0)
+    x = torch.randn(2, 6, 3)
+    expected = engine.gradient_flow(x, lambda y: y.square().mean())
+    with torch.inference_mode():
+        inside = engine.gradient_flow(x, lambda y: y.square().mean())
+    np.testing.assert_allclose(inside.hidden, expected.hidden, rtol=1e-6)
