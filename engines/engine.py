@@ -2,7 +2,8 @@
 
 Training runs on the fused core (cuDNN on CUDA). Everything a view shows comes from
 ``trace`` (every state and gate, computed in parallel over time from the fused outputs) and
-``gradient_flow`` (dL/dh_t through the recurrence, from the reference stepper); both live in
+``gradient_flow`` (dL/dh_t through the recurrence, by the explicit BPTT recursion over the
+probed gates); both live in
 their own modules and only read the engine's parameters.
 """
 

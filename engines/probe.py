@@ -114,37 +114,51 @@ def layer_gates(kind: str, x: torch.Tensor, h_prev: torch.Tensor, params) -> dic
     }
 
 
+@dataclass
+class LayerStates:
+    """One layer's probe in torch tensors, (batch, time, hidden): what the views and the
+    gradient flow's adjoint recursion both need."""
+
+    inputs: torch.Tensor  # the layer's input sequence (x, or the layer below's h)
+    hidden: torch.Tensor
+    cell: torch.Tensor | None
+    gates: dict[str, torch.Tensor]
+
+
 @torch.no_grad()
-def probe(engine, x: torch.Tensor) -> Trace:
-    """Trace ``engine`` on the batch ``x`` (batch, time, features); see the module docstring."""
+def probe_states(engine, x: torch.Tensor) -> tuple[list[LayerStates], torch.Tensor]:
+    """Every layer's states and gates, and the read-out, computed in parallel over time."""
     engine.check_input(x)
     kind = engine.config.kind
     x = x.to(engine.device, dtype=engine.readout.weight.dtype)
-    hidden_layers, cell_layers = [], []
-    gate_layers: dict[str, list[torch.Tensor]] = {name: [] for name in GATE_NAMES[kind]}
+    layers: list[LayerStates] = []
     layer_input = x
     with full_precision(engine.device), _quiet_cudnn(engine.device):
         for layer in range(engine.config.num_layers):
             hidden, _ = engine.layer_view(layer)(layer_input)
             h_prev = torch.cat((torch.zeros_like(hidden[:, :1]), hidden[:, :-1]), dim=1)
             gates = layer_gates(kind, layer_input, h_prev, engine.layer_parameters(layer))
+            cell = None
             if kind == "lstm":
-                cell_layers.append(
-                    linear_scan(gates["forget"], gates["input"] * gates["candidate"])
-                )
-            for name, value in gates.items():
-                gate_layers[name].append(value)
-            hidden_layers.append(hidden)
+                cell = linear_scan(gates["forget"], gates["input"] * gates["candidate"])
+            layers.append(LayerStates(layer_input, hidden, cell, gates))
             layer_input = hidden
         outputs = engine.readout(layer_input)
+    return layers, outputs
+
+
+def probe(engine, x: torch.Tensor) -> Trace:
+    """Trace ``engine`` on the batch ``x`` (batch, time, features); see the module docstring."""
+    layers, outputs = probe_states(engine, x)
 
     def stack(tensors):
         return torch.stack(tensors).float().cpu().numpy()
 
+    kind = engine.config.kind
     return Trace(
         kind=kind,
-        hidden=stack(hidden_layers),
-        cell=stack(cell_layers) if cell_layers else None,
-        gates={name: stack(values) for name, values in gate_layers.items()},
+        hidden=stack([layer.hidden for layer in layers]),
+        cell=stack([layer.cell for layer in layers]) if kind == "lstm" else None,
+        gates={name: stack([layer.gates[name] for layer in layers]) for name in GATE_NAMES[kind]},
         outputs=outputs.float().cpu().numpy(),
     )

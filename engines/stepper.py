@@ -1,8 +1,10 @@
 """The reference stepper: the recurrence written out step by step with the engine's weights.
 
-It is slow (a Python loop over time) and runs only on a small probe batch, for what the fused
-kernels cannot give: the total gradient dL/dh_t through time (each h_t is a graph node we can
-ask for its gradient) and, in tests, a float64 recomputation to check the parallel probe.
+It is slow (a Python loop of cells, with an autograd graph) and is the reference the fast paths
+are checked against: each h_t is a graph node whose ``.grad`` is the total dL/dh_t that
+``engines.gradient_flow`` computes by its explicit recursion, and with ``dtype=float64`` it
+recomputes every state. It is also where interventions that change the recurrence itself
+(clamping a gate, ablating a unit) belong.
 """
 
 from __future__ import annotations
