@@ -14,6 +14,7 @@ from PySide6 import QtCore, QtWidgets
 
 from widgets.plot_support import (
     LOG_FLOOR,
+    LogYToggle,
     ViewRange,
     finite_bounds,
     refresh_curves,
@@ -78,7 +79,7 @@ class _TimePlot(pg.PlotWidget):
         self.view_range.fit_y(finite_bounds(*arrays))
 
 
-class GradientFlowPlot(_TimePlot):
+class GradientFlowPlot(LogYToggle, _TimePlot):
     """‖dL/dh_t‖ and ‖dL/dx_t‖ per time step: where the gradient vanishes or explodes."""
 
     _LOG_AWARE_Y = True
@@ -131,16 +132,6 @@ class GradientFlowPlot(_TimePlot):
         time_range(self.view_range, count)
         if changed:
             self._fit_y()
-
-    def set_log_y(self, on: bool) -> None:
-        on = bool(on)
-        if on != self.plot_item.ctrl.logYCheck.isChecked():
-            self.plot_item.setLogMode(y=on)  # the check box's signal calls _on_log_mode
-        if on != self._log_y:
-            self._on_log_mode()
-
-    def is_log_y(self) -> bool:
-        return self._log_y
 
     def _curves(self) -> list[pg.PlotDataItem]:
         return [self.grad_h_curve, self.grad_x_curve]

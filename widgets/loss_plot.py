@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 
 from widgets.plot_support import (
     LOG_FLOOR,
+    LogYToggle,
     SeriesBuffer,
     ViewRange,
     configure_curve,
@@ -87,7 +88,7 @@ class _Extent:
                 self.lo_positive = min(self.lo_positive, float(positive.min()))
 
 
-class LossPlot(pg.PlotWidget):
+class LossPlot(LogYToggle, pg.PlotWidget):
     """Train loss per step, test loss at evaluation steps, and a labelled baseline.
 
     The ranges are kept by :class:`ViewRange`: x grows in jumps to the next 1-2-5 step past
@@ -182,16 +183,6 @@ class LossPlot(pg.PlotWidget):
 
     def baseline(self) -> float | None:
         return self._baseline
-
-    def set_log_y(self, on: bool) -> None:
-        on = bool(on)
-        if on != self.plot_item.ctrl.logYCheck.isChecked():
-            self.plot_item.setLogMode(y=on)  # the check box's signal calls _on_log_mode
-        if on != self._log_y:
-            self._on_log_mode()
-
-    def is_log_y(self) -> bool:
-        return self._log_y
 
     def clear(self) -> None:
         """Forget the history (a new run); the baseline stays."""

@@ -277,3 +277,18 @@ def time_range(view_range: ViewRange, steps: int) -> None:
     """Pin a time plot's x range to steps ``0 .. steps - 1`` (no-op while unchanged)."""
     if steps > 0:
         view_range.set_x(0.0, float(max(steps - 1, 1)), padding=0.02)
+
+
+class LogYToggle:
+    """``set_log_y``/``is_log_y`` for a plot whose ``_on_log_mode`` re-fits it; the plot's own
+    context-menu check box and the app's menu both end up in ``_on_log_mode``."""
+
+    def set_log_y(self, on: bool) -> None:
+        on = bool(on)
+        if on != self.plot_item.ctrl.logYCheck.isChecked():
+            self.plot_item.setLogMode(y=on)  # the check box's signal calls _on_log_mode
+        if on != self._log_y:
+            self._on_log_mode()
+
+    def is_log_y(self) -> bool:
+        return self._log_y
