@@ -16,7 +16,9 @@ from torch import nn
 
 from engines.config import EngineConfig
 from engines.devices import resolve_device
+from engines.gradient_flow import gradient_flow
 from engines.initialisation import initialise
+from engines.probe import probe
 
 _CORES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 _PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -58,14 +60,10 @@ class RecurrentEngine(nn.Module):
     # --- introspection (see engines.probe and engines.gradient_flow) ---------------------
     def trace(self, x: torch.Tensor):
         """Every hidden state, cell state and gate of every layer and step, as numpy."""
-        from engines.probe import probe
-
         return probe(self, x)
 
     def gradient_flow(self, x: torch.Tensor, loss_fn):
         """Per-step norms of dL/dh_t (through the recurrence) and dL/dx_t for a probe batch."""
-        from engines.gradient_flow import gradient_flow
-
         return gradient_flow(self, x, loss_fn)
 
     # --- helpers ---------------------------------------------------------------------------

@@ -34,10 +34,14 @@ class GradientFlow:
 
 
 def gradient_flow(
-    engine, x: torch.Tensor, loss_fn: Callable[[torch.Tensor], torch.Tensor]
+    engine,
+    x: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor], torch.Tensor],
+    states: tuple[list[LayerStates], torch.Tensor] | None = None,
 ) -> GradientFlow:
-    """``loss_fn`` maps the read-out (batch, time, output_size) to a scalar loss."""
-    layers, outputs = probe_states(engine, x)
+    """``loss_fn`` maps the read-out (batch, time, output_size) to a scalar loss. ``states``
+    is ``probe_states(engine, x)`` when the caller has it already (a probe that also traces)."""
+    layers, outputs = states if states is not None else probe_states(engine, x)
     # dL/d(read-out) by autograd on the read-out alone; the rest by the explicit recursion.
     with torch.inference_mode(False), torch.enable_grad():
         readout = outputs.detach().clone().requires_grad_(True)

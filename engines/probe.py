@@ -150,11 +150,15 @@ def probe_states(engine, x: torch.Tensor) -> tuple[list[LayerStates], torch.Tens
 def probe(engine, x: torch.Tensor) -> Trace:
     """Trace ``engine`` on the batch ``x`` (batch, time, features); see the module docstring."""
     layers, outputs = probe_states(engine, x)
+    return trace_from_states(engine.config.kind, layers, outputs)
+
+
+def trace_from_states(kind: str, layers: list[LayerStates], outputs: torch.Tensor) -> Trace:
+    """The numpy ``Trace`` of states already probed (shared with the gradient flow)."""
 
     def stack(tensors):
         return torch.stack(tensors).float().cpu().numpy()
 
-    kind = engine.config.kind
     return Trace(
         kind=kind,
         hidden=stack([layer.hidden for layer in layers]),

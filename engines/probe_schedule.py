@@ -20,12 +20,8 @@ class ProbeSchedule:
         self._last_end: float | None = None
         self._last_cost = 0.0
         self.count = 0
-        #: False holds probes back altogether: a viewer that is not ready to draw gets none.
-        self.wanted = True
 
     def due(self, now: float) -> bool:
-        if not self.wanted:
-            return False
         if self._last_end is None:
             return True
         wait = max(self.interval, self._last_cost / self.max_fraction)

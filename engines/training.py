@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Generator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -28,8 +28,8 @@ from engines.commands import (
 )
 from engines.config import EngineConfig
 from engines.engine import RecurrentEngine, build_engine
-from engines.gradient_flow import GradientFlow
-from engines.probe import Trace
+from engines.gradient_flow import GradientFlow, gradient_flow
+from engines.probe import Trace, probe_states, trace_from_states
 from engines.probe_schedule import ProbeSchedule
 from engines.tasks.base import Batch, Task
 
@@ -123,7 +123,6 @@ class Snapshot:
     elapsed: float = 0.0  # seconds spent training (pauses excluded)
     probe: ProbeFrame | None = None
     message: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def trained(self) -> bool:
@@ -182,6 +181,7 @@ class Trainer:
                 )
             )
         self.probe_batch = probe.to(self.device)
+        self._probed: tuple[int, tuple] = (-1, ())
 
     @classmethod
     def create(
@@ -245,16 +245,18 @@ class Trainer:
         return loss, self.task.metric(outputs, self.test_batch)
 
     def probe(self, with_gradients: bool = True) -> ProbeFrame:
+        """The probe batch traced now; its states are kept so ``add_gradients`` at the same
+        step does not compute them again."""
         batch = self.probe_batch
-        trace = self.engine.trace(batch.inputs)
-        gradients = self.gradient_flow() if with_gradients else None
+        states = probe_states(self.engine, batch.inputs)
+        self._probed = (self.step, states)
         return ProbeFrame(
             step=self.step,
             inputs=batch.inputs.cpu().numpy(),
             targets=batch.targets.cpu().numpy(),
             mask=batch.mask.cpu().numpy(),
-            trace=trace,
-            gradients=gradients,
+            trace=trace_from_states(self.engine.config.kind, *states),
+            gradients=self.gradient_flow() if with_gradients else None,
         )
 
     def gradient_flow(self) -> GradientFlow | None:
@@ -262,7 +264,13 @@ class Trainer:
         batch = self.probe_batch
         if not bool(batch.mask.any()):
             return None
-        return self.engine.gradient_flow(batch.inputs, lambda out: self.task.loss(out, batch))
+        step, states = self._probed
+        return gradient_flow(
+            self.engine,
+            batch.inputs,
+            lambda out: self.task.loss(out, batch),
+            states=states if step == self.step else None,
+        )
 
     def add_gradients(self, frame: ProbeFrame) -> ProbeFrame:
         return replace(frame, gradients=self.gradient_flow())

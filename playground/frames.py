@@ -9,12 +9,6 @@ from engines.gradient_flow import GradientFlow
 from engines.training import ProbeFrame
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
-
-
 def dashboard_frame(
     frame: ProbeFrame,
     layer: int = 0,
@@ -35,9 +29,8 @@ def dashboard_frame(
     if targets.ndim == 1:  # class indices: cross-entropy task
         targets_shown = targets[:, None].astype(np.float32)
         prediction = outputs.argmax(axis=-1)[:, None].astype(np.float32)
-        confidence = _softmax(outputs).max(axis=-1)
     else:
-        targets_shown, prediction, confidence = targets, outputs, None
+        targets_shown, prediction = targets, outputs
     grads = frame.gradients or gradients
     return {
         "step": frame.step,
@@ -46,7 +39,6 @@ def dashboard_frame(
         "input_names": list(input_names or []),
         "targets": targets_shown,
         "prediction": prediction,
-        "confidence": confidence,
         "target_mask": frame.mask[sample],
         "hidden": trace.hidden[layer, sample].T,
         "cell": None if trace.cell is None else trace.cell[layer, sample].T,

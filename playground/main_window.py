@@ -6,7 +6,6 @@ process). It never trains or probes itself, so the event loop stays free.
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engines.devices import available_devices
@@ -128,7 +127,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setup_panel.task_changed.connect(self._on_task_changed)
         self.setup_panel.settings_changed.connect(self._on_settings_changed)
         self.setup_panel.live_settings_changed.connect(self._on_live_settings)
-        self.history_slider.index_changed.connect(self._on_history_index)
+        self.history_slider.index_changed.connect(self._show_history_frame)
         self.layer_combo.currentIndexChanged.connect(self._on_layer_changed)
         self.dashboard.cell_hovered.connect(self._on_hover)
 
@@ -224,9 +223,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.dashboard.show_frame(dashboard_frame(frame, self._layer, 0, names, gradients))
         self.frame_shown.emit(frame.step)
 
-    def _on_history_index(self, index: int) -> None:
-        self._show_history_frame(index)
-
     def _on_layer_changed(self, index: int) -> None:
         self._layer = max(0, index)
         if len(self.history):
@@ -316,7 +312,3 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def current_frame(self) -> dict | None:
         return self.dashboard.frame()
-
-    def probe_inputs(self) -> np.ndarray | None:
-        frame = self.dashboard.frame()
-        return None if frame is None else frame["inputs"]

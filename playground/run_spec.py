@@ -6,13 +6,14 @@ the trainer process; the process builds the same objects from the same spec.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from engines.config import EngineConfig
 from engines.devices import resolve_device
-from engines.tasks.base import Task
+from engines.tasks.base import Batch, Task
 from engines.training import TrainingConfig
 from resources.default_settings import DEFAULT_SETTINGS
 
@@ -37,7 +38,6 @@ class RunSpec:
     probe_sequence: UserSequence | None = None  # shown by the views while a task trains
     probe_size: int = 1  # the views show one sequence; its own gradients are shown too
     eval_every: int = 50
-    extra: dict = field(default_factory=dict)
 
     def build_task(self) -> Task:
         if self.sequence is not None:
@@ -65,10 +65,6 @@ class RunSpec:
         seq = self.probe_sequence
         if seq is None or self.sequence is not None or seq.values is None:
             return None
-        import torch
-
-        from engines.tasks.base import Batch
-
         values = torch.as_tensor(np.asarray(seq.values, dtype=np.float32))
         if values.ndim != 2 or values.shape[1] != task.input_size or len(values) < 2:
             return None
