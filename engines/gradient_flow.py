@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from engines.probe import LayerStates, probe_states
+from engines.threads import single_threaded_numpy_blas
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ def gradient_flow(
 ) -> GradientFlow:
     """``loss_fn`` maps the read-out (batch, time, output_size) to a scalar loss. ``states``
     is ``probe_states(engine, x)`` when the caller has it already (a probe that also traces)."""
+    single_threaded_numpy_blas()  # once per process; see engines.threads
     layers, outputs = states if states is not None else probe_states(engine, x)
     # dL/d(read-out) by autograd on the read-out alone; the rest by the explicit recursion.
     with torch.inference_mode(False), torch.enable_grad():

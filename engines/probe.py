@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from engines.config import GATE_NAMES
 
@@ -61,7 +62,7 @@ def full_precision(device: torch.device):
 
 
 @contextmanager
-def _quiet_cudnn(device: torch.device):
+def quiet_cudnn(device: torch.device):
     """Layer views share non-flattened weights: cuDNN warns that it compacts them. (CUDA only:
     ``catch_warnings`` is not free, and the CPU path never warns.)"""
     if device.type != "cuda":
@@ -83,8 +84,9 @@ def linear_scan(decay: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
     steps = a.shape[1]
     shift = 1
     while shift < steps:
-        b = torch.cat((b[:, :shift], a[:, shift:] * b[:, :-shift] + b[:, shift:]), dim=1)
-        a = torch.cat((a[:, :shift], a[:, shift:] * a[:, :-shift]), dim=1)
+        b = torch.cat((b[:, :shift], torch.addcmul(b[:, shift:], a[:, shift:], b[:, :-shift])), 1)
+        if 2 * shift < steps:  # the last pass needs no composed decay
+            a = torch.cat((a[:, :shift], a[:, shift:] * a[:, :-shift]), dim=1)
         shift *= 2
     return b
 
@@ -92,17 +94,19 @@ def linear_scan(decay: torch.Tensor, drive: torch.Tensor) -> torch.Tensor:
 def layer_gates(kind: str, x: torch.Tensor, h_prev: torch.Tensor, params) -> dict:
     """Gate activations of one layer for all steps at once, given h_{t-1} for every t."""
     weight_ih, weight_hh, bias_ih, bias_hh = params
-    from_input = torch.matmul(x, weight_ih.T) + bias_ih
-    from_hidden = torch.matmul(h_prev, weight_hh.T) + bias_hh
+    from_input = F.linear(x, weight_ih, bias_ih)
+    from_hidden = F.linear(h_prev, weight_hh, bias_hh)
     if kind == "rnn":
         return {"preactivation": from_input + from_hidden}
     if kind == "lstm":
-        i, f, g, o = (from_input + from_hidden).chunk(4, dim=-1)
+        pre = from_input + from_hidden
+        size = pre.shape[-1] // 4
+        squashed = torch.sigmoid(pre)  # i, f, o (one call; the g slot is replaced below)
         return {
-            "input": torch.sigmoid(i),
-            "forget": torch.sigmoid(f),
-            "candidate": torch.tanh(g),
-            "output": torch.sigmoid(o),
+            "input": squashed[..., :size],
+            "forget": squashed[..., size : 2 * size],
+            "candidate": torch.tanh(pre[..., 2 * size : 3 * size]),
+            "output": squashed[..., 3 * size :],
         }
     in_r, in_z, in_n = from_input.chunk(3, dim=-1)
     hid_r, hid_z, hid_n = from_hidden.chunk(3, dim=-1)
@@ -110,7 +114,7 @@ def layer_gates(kind: str, x: torch.Tensor, h_prev: torch.Tensor, params) -> dic
     return {
         "reset": reset,
         "update": torch.sigmoid(in_z + hid_z),
-        "candidate": torch.tanh(in_n + reset * hid_n),
+        "candidate": torch.tanh(torch.addcmul(in_n, reset, hid_n)),
     }
 
 
@@ -126,25 +130,46 @@ class LayerStates:
 
 
 @torch.no_grad()
-def probe_states(engine, x: torch.Tensor) -> tuple[list[LayerStates], torch.Tensor]:
-    """Every layer's states and gates, and the read-out, computed in parallel over time."""
-    engine.check_input(x)
-    kind = engine.config.kind
+def probe_states(
+    engine, x: torch.Tensor, validate: bool = True
+) -> tuple[list[LayerStates], torch.Tensor]:
+    """Every layer's states and gates, and the read-out: the h_t sequences by the fused
+    kernel (one call per layer), the rest in parallel over time.
+
+    ``validate=False`` skips the finiteness check of ``x`` (for a batch checked once before).
+    """
+    engine.check_input(x, finite=validate)
     x = x.to(engine.device, dtype=engine.readout.weight.dtype)
+    hiddens, layer_input = [], x
+    with full_precision(engine.device), quiet_cudnn(engine.device):
+        for layer in range(engine.config.num_layers):
+            layer_input, _ = engine.layer_view(layer)(layer_input)
+            hiddens.append(layer_input)
+    return states_from_hidden(engine, x, hiddens)
+
+
+@torch.no_grad()
+def states_from_hidden(
+    engine, x: torch.Tensor, hiddens: list[torch.Tensor], outputs: torch.Tensor | None = None
+) -> tuple[list[LayerStates], torch.Tensor]:
+    """``probe_states`` for h_t sequences a forward pass already computed (one per layer):
+    the gates, the LSTM cell and (unless given) the read-out, all in parallel over time."""
+    kind = engine.config.kind
     layers: list[LayerStates] = []
     layer_input = x
-    with full_precision(engine.device), _quiet_cudnn(engine.device):
-        for layer in range(engine.config.num_layers):
-            hidden, _ = engine.layer_view(layer)(layer_input)
-            h_prev = torch.cat((torch.zeros_like(hidden[:, :1]), hidden[:, :-1]), dim=1)
+    with full_precision(engine.device):
+        for layer, hidden in enumerate(hiddens):
+            hidden = hidden.detach()
+            h_prev = F.pad(hidden[:, :-1], (0, 0, 1, 0))  # h_{t-1}, with h_{-1} = 0
             gates = layer_gates(kind, layer_input, h_prev, engine.layer_parameters(layer))
             cell = None
             if kind == "lstm":
                 cell = linear_scan(gates["forget"], gates["input"] * gates["candidate"])
             layers.append(LayerStates(layer_input, hidden, cell, gates))
             layer_input = hidden
-        outputs = engine.readout(layer_input)
-    return layers, outputs
+        if outputs is None:
+            outputs = engine.readout(layer_input)
+    return layers, outputs.detach()
 
 
 def probe(engine, x: torch.Tensor) -> Trace:

@@ -181,6 +181,10 @@ class Trainer:
                 )
             )
         self.probe_batch = probe.to(self.device)
+        engine.check_input(self.probe_batch.inputs)  # once: the probes after it skip the check
+        self._probe_arrays = tuple(  # what every frame shows of the fixed probe batch
+            t.cpu().numpy() for t in (probe.inputs, probe.targets, probe.mask)
+        )
         self._probed: tuple[int, tuple] = (-1, ())
 
     @classmethod
@@ -210,7 +214,8 @@ class Trainer:
 
     def train_step(self) -> tuple[float, float]:
         """One step of the optimizer; returns (loss, gradient norm before clipping)."""
-        self.engine.train()
+        if not self.engine.training:  # evaluate() leaves it in eval mode
+            self.engine.train()
         batch = self.task.sample(self.config.batch_size, self._generator).to(self.device)
         outputs = self.engine(batch.inputs, validate=False)  # tasks make finite inputs
         loss = self.task.loss(outputs, batch)
@@ -247,14 +252,14 @@ class Trainer:
     def probe(self, with_gradients: bool = True) -> ProbeFrame:
         """The probe batch traced now; its states are kept so ``add_gradients`` at the same
         step does not compute them again."""
-        batch = self.probe_batch
-        states = probe_states(self.engine, batch.inputs)
+        states = probe_states(self.engine, self.probe_batch.inputs, validate=False)
         self._probed = (self.step, states)
+        inputs, targets, mask = self._probe_arrays
         return ProbeFrame(
             step=self.step,
-            inputs=batch.inputs.cpu().numpy(),
-            targets=batch.targets.cpu().numpy(),
-            mask=batch.mask.cpu().numpy(),
+            inputs=inputs,
+            targets=targets,
+            mask=mask,
             trace=trace_from_states(self.engine.config.kind, *states),
             gradients=self.gradient_flow() if with_gradients else None,
         )

@@ -160,3 +160,15 @@ def test_out_of_memory_ends_the_run_with_advice_instead_of_a_crash(monkeypatch):
     last = list(run_training(trainer, steps=10))[-1]
     assert last.state == "error"
     assert "ran out of memory" in last.message and "smaller batch" in last.message
+
+
+def test_a_probe_batch_with_nan_is_refused_when_the_run_is_built():
+    import torch
+
+    task = create_task("adding", 12)
+    probe = task.sample(1, torch.Generator().manual_seed(0))
+    probe.inputs[0, 3, 0] = float("nan")
+    config = TrainingConfig(batch_size=8, test_size=8)
+    engine = EngineConfig("lstm", task.input_size, 8, task.output_size)
+    with pytest.raises(ValueError, match="NaN"):
+        Trainer.create(engine, task, config, probe_batch=probe)
