@@ -62,7 +62,7 @@ def full_precision(device: torch.device):
 
 
 @contextmanager
-def quiet_cudnn(device: torch.device):
+def _quiet_cudnn(device: torch.device):
     """Layer views share non-flattened weights: cuDNN warns that it compacts them. (CUDA only:
     ``catch_warnings`` is not free, and the CPU path never warns.)"""
     if device.type != "cuda":
@@ -139,27 +139,13 @@ def probe_states(
     ``validate=False`` skips the finiteness check of ``x`` (for a batch checked once before).
     """
     engine.check_input(x, finite=validate)
-    x = x.to(engine.device, dtype=engine.readout.weight.dtype)
-    hiddens, layer_input = [], x
-    with full_precision(engine.device), quiet_cudnn(engine.device):
-        for layer in range(engine.config.num_layers):
-            layer_input, _ = engine.layer_view(layer)(layer_input)
-            hiddens.append(layer_input)
-    return states_from_hidden(engine, x, hiddens)
-
-
-@torch.no_grad()
-def states_from_hidden(
-    engine, x: torch.Tensor, hiddens: list[torch.Tensor], outputs: torch.Tensor | None = None
-) -> tuple[list[LayerStates], torch.Tensor]:
-    """``probe_states`` for h_t sequences a forward pass already computed (one per layer):
-    the gates, the LSTM cell and (unless given) the read-out, all in parallel over time."""
     kind = engine.config.kind
+    x = x.to(engine.device, dtype=engine.readout.weight.dtype)
     layers: list[LayerStates] = []
     layer_input = x
-    with full_precision(engine.device):
-        for layer, hidden in enumerate(hiddens):
-            hidden = hidden.detach()
+    with full_precision(engine.device), _quiet_cudnn(engine.device):
+        for layer in range(engine.config.num_layers):
+            hidden, _ = engine.layer_view(layer)(layer_input)
             h_prev = F.pad(hidden[:, :-1], (0, 0, 1, 0))  # h_{t-1}, with h_{-1} = 0
             gates = layer_gates(kind, layer_input, h_prev, engine.layer_parameters(layer))
             cell = None
@@ -167,9 +153,8 @@ def states_from_hidden(
                 cell = linear_scan(gates["forget"], gates["input"] * gates["candidate"])
             layers.append(LayerStates(layer_input, hidden, cell, gates))
             layer_input = hidden
-        if outputs is None:
-            outputs = engine.readout(layer_input)
-    return layers, outputs.detach()
+        outputs = engine.readout(layer_input)
+    return layers, outputs
 
 
 def probe(engine, x: torch.Tensor) -> Trace:

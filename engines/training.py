@@ -182,8 +182,9 @@ class Trainer:
             )
         self.probe_batch = probe.to(self.device)
         engine.check_input(self.probe_batch.inputs)  # once: the probes after it skip the check
-        self._probe_arrays = tuple(  # what every frame shows of the fixed probe batch
-            t.cpu().numpy() for t in (probe.inputs, probe.targets, probe.mask)
+        # What every frame shows of the fixed probe batch: made once, shared, read-only.
+        self._probe_arrays = tuple(
+            _read_only(t.cpu().numpy()) for t in (probe.inputs, probe.targets, probe.mask)
         )
         self._probed: tuple[int, tuple] = (-1, ())
 
@@ -279,6 +280,12 @@ class Trainer:
 
     def add_gradients(self, frame: ProbeFrame) -> ProbeFrame:
         return replace(frame, gradients=self.gradient_flow())
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array = array.view()
+    array.flags.writeable = False
+    return array
 
 
 def out_of_memory_message(trainer: Trainer) -> str:

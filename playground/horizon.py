@@ -13,8 +13,9 @@ import argparse
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from playground.run_files import (
     atomic_write_json,
@@ -23,6 +24,10 @@ from playground.run_files import (
     is_solved,
     versions,
 )
+
+if TYPE_CHECKING:
+    from engines.config import EngineConfig
+    from engines.training import TrainingConfig
 
 CSV_NAME = "horizon.csv"
 PNG_NAME = "horizon.png"
@@ -50,25 +55,20 @@ class HorizonPlan:
     engines: list[str]
     seeds: list[int]
     steps: int
-    hidden: int
-    layers: int
-    init: str
-    forget_bias: float
-    optimizer: str
-    lr: float
-    batch: int
-    clip: float
-    eval_every: int
+    engine: EngineConfig  # every run's, but for its kind and the task's sizes
+    training: TrainingConfig  # every run's, but for its seed
     device: str
     out: Path
     threads: int | None = None
     argv: list[str] = field(default_factory=list)
 
     def settings(self) -> dict:
-        return {
-            key: (str(value) if isinstance(value, Path) else value)
-            for key, value in self.__dict__.items()
-        }
+        def plain(value):
+            if isinstance(value, Path):
+                return str(value)
+            return value.to_dict() if hasattr(value, "to_dict") else value
+
+        return {key: plain(value) for key, value in self.__dict__.items()}
 
 
 def prepare_horizon(args: argparse.Namespace, argv: list[str]) -> HorizonPlan:
@@ -121,15 +121,8 @@ def prepare_horizon(args: argparse.Namespace, argv: list[str]) -> HorizonPlan:
         engines=engines,
         seeds=seeds,
         steps=args.steps,
-        hidden=config.hidden_size,
-        layers=config.num_layers,
-        init=config.init,
-        forget_bias=config.forget_bias,
-        optimizer=training.optimizer,
-        lr=training.lr,
-        batch=training.batch_size,
-        clip=training.clip,
-        eval_every=training.eval_every,
+        engine=config,
+        training=training,
         device=str(args.device).strip().lower(),
         out=out,
         threads=args.threads,
@@ -139,27 +132,16 @@ def prepare_horizon(args: argparse.Namespace, argv: list[str]) -> HorizonPlan:
 
 def train_once(plan: HorizonPlan, task, engine: str, seed: int, stream) -> dict:
     """One run of the sweep; its CSV row as a dict."""
-    from engines.config import EngineConfig
-    from engines.training import Trainer, TrainingConfig, run_training
+    from engines.training import Trainer, run_training
     from playground.progress import make_progress
 
-    config = EngineConfig(
+    config = replace(
+        plan.engine,
         kind=engine,
         input_size=task.input_size,
-        hidden_size=plan.hidden,
         output_size=task.output_size,
-        num_layers=plan.layers,
-        init=plan.init,
-        forget_bias=plan.forget_bias,
     )
-    training = TrainingConfig(
-        optimizer=plan.optimizer,
-        lr=plan.lr,
-        batch_size=plan.batch,
-        clip=plan.clip,
-        seed=seed,
-        eval_every=plan.eval_every,
-    )
+    training = replace(plan.training, seed=seed)
     # A bar on a terminal; nothing per step in a log file (one line per run is enough there).
     progress = make_progress(
         plan.steps, stream, task.metric_kind, enabled=bool(getattr(stream, "isatty", bool)())
@@ -251,8 +233,9 @@ def _plot(plan: HorizonPlan, rows: list[dict], stream) -> None:
     seeds = f"{len(plan.seeds)} seeds (line: mean)" if len(plan.seeds) > 1 else "1 seed"
     title = (
         f"{first['title']}: final test {first['metric']} after {plan.steps} steps<br>"
-        f"<span style='font-size:10pt'>hidden {plan.hidden}, batch {plan.batch}, "
-        f"{plan.optimizer} lr {plan.lr:g}, clip {plan.clip:g}, {seeds}</span>"
+        f"<span style='font-size:10pt'>hidden {plan.engine.hidden_size}, batch "
+        f"{plan.training.batch_size}, {plan.training.optimizer} lr {plan.training.lr:g}, "
+        f"clip {plan.training.clip:g}, {seeds}</span>"
     )
     try:
         path = render_horizon(rows, plan.out / PNG_NAME, title=title)
