@@ -281,6 +281,64 @@ class Trainer:
     def add_gradients(self, frame: ProbeFrame) -> ProbeFrame:
         return replace(frame, gradients=self.gradient_flow())
 
+    # --- continuing a run exactly ----------------------------------------------------------
+    def training_state(self) -> dict:
+        """What a continued run needs besides the weights, as tensors and plain values
+        (``torch.save``-able and readable with ``weights_only=True``): the step, the optimizer
+        state, the batch generator's state, the learning rate and clipping in force.
+
+        Restoring it into a trainer built from the same configs and weights continues the run
+        bit for bit: the held-out and probe sets are rebuilt from the seed, and the batches
+        come from the restored generator.
+        """
+        return {
+            "step": int(self.step),
+            "lr": self.lr,
+            "clip": float(self.clip),
+            "optimizer": _cpu_copy(self.optimizer.state_dict()),
+            "generator": self._generator.get_state().clone(),
+        }
+
+    def load_training_state(self, state: dict) -> None:
+        """Restore ``training_state()``; ValueError naming what does not fit."""
+        if not isinstance(state, dict):
+            raise ValueError(f"training state must be a mapping, got {type(state).__name__}")
+        missing = {"step", "optimizer", "generator"} - state.keys()
+        if missing:
+            raise ValueError(f"training state is missing {', '.join(sorted(missing))}")
+        step = state["step"]
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"training state has a bad step {step!r}")
+        generator = state["generator"]
+        if not isinstance(generator, torch.Tensor) or generator.dtype != torch.uint8:
+            raise ValueError("training state has no valid random-generator state")
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError, TypeError, RuntimeError) as error:
+            raise ValueError(
+                f"the optimizer state does not fit this run ({self.config.optimizer}): {error}"
+            ) from error
+        try:
+            self._generator.set_state(generator)
+        except RuntimeError as error:
+            raise ValueError(f"the random-generator state is not valid: {error}") from error
+        self.step = step
+        if "lr" in state:
+            self.set_lr(float(state["lr"]))
+        if "clip" in state:
+            self.set_clip(float(state["clip"]))
+
+
+def _cpu_copy(value):
+    """A deep copy of a (nested) optimizer state with every tensor on the CPU."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {key: _cpu_copy(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_cpu_copy(item) for item in value)
+    return value
+
 
 def _read_only(array: np.ndarray) -> np.ndarray:
     array = array.view()
@@ -308,7 +366,8 @@ def run_training(
 ) -> Generator[Snapshot, Command | None, None]:
     """Train, yielding a Snapshot after every step; ``send`` a Command between steps.
 
-    The first snapshot (step 0) carries the untrained network's evaluation and probe. A
+    The first snapshot (the trainer's current step: 0 for a new run) carries the network's
+    evaluation and probe; a trainer already at ``steps`` yields only that, as "finished". A
     probe rides along when ``schedule`` says one is due or a ``RequestProbe`` arrived; it
     carries the gradient flow (the costlier part) when ``gradient_schedule`` is due too, or
     always where there is no ``gradient_schedule``.
@@ -367,6 +426,9 @@ def run_training(
         elif isinstance(command, RequestProbe):
             probe_wanted = True
 
+    if steps is not None and trainer.step >= steps:  # nothing to train: evaluate only
+        yield snapshot("finished", evaluate=True, probe=True)
+        return
     command = yield snapshot(state, evaluate=True, probe=True)
     while True:
         message = ""
