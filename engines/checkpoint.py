@@ -18,6 +18,7 @@ import json
 import os
 import pickle
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,6 +26,7 @@ import torch
 from engines.atomic_files import atomic_write_bytes
 from engines.config import EngineConfig
 from engines.engine import RecurrentEngine, build_engine
+from engines.plain_weights import PlainStateError, check_nonlinearity, from_plain_state
 
 FORMAT_NAME = "sequence-memory-playground/weights"
 FORMAT_VERSION = 1
@@ -203,12 +205,44 @@ def _check_state(path: Path, state: Mapping[str, object], expected: dict) -> dic
     return dict(state)
 
 
-def load_weights(path: os.PathLike | str, device: str | torch.device = "cpu") -> RecurrentEngine:
-    """Rebuild the engine saved at ``path`` on ``device``.
+@dataclass(frozen=True)
+class LoadedWeights:
+    """A weights file read and checked: the engine ``config``, the ``state`` dict ready for
+    ``RecurrentEngine.load_state_dict`` (``core.*``, ``readout.*``, on the CPU), where the
+    config came from (``source``: "sidecar" or "plain torch"), and ``notes``, sentences the
+    user should see (a fresh read-out, an assumed nonlinearity, converted dtypes...)."""
 
-    Raises WeightsFileError (a ValueError) naming the file and the problem; a device that is
-    not there raises ValueError from ``resolve_device``.
+    path: Path
+    config: EngineConfig
+    state: dict[str, torch.Tensor]
+    source: str
+    notes: tuple[str, ...] = ()
+    readout_from_file: bool = True
+
+    def build(self, device: str | torch.device = "cpu") -> RecurrentEngine:
+        """The engine with these weights on ``device``."""
+        # A fixed seed: the initial weights are overwritten, and the global RNG is left alone.
+        engine = build_engine(self.config, device=device, seed=0)
+        engine.load_state_dict(self.state, strict=True)
+        return engine
+
+
+def read_weights_file(
+    path: os.PathLike | str, *, output_size: int | None = None, nonlinearity: str = "tanh"
+) -> LoadedWeights:
+    """Read a weights file: one of ours (its JSON sidecar says which engine), or, with no
+    sidecar, the ``state_dict`` of a plain ``torch.nn.RNN/LSTM/GRU`` with or without an
+    ``nn.Linear`` read-out, its engine inferred from the tensor names and shapes
+    (``engines.plain_weights``). A JSON file beside it that is not our sidecar is ignored.
+
+    ``output_size`` sizes the fresh read-out made when a plain file has no ``nn.Linear``
+    (default 1; the result's notes say it is fresh). ``nonlinearity`` is what a plain RNN used:
+    the shapes cannot tell, tanh is assumed, and ``"relu"`` (or a file whose metadata says
+    ReLU) is refused, since the engines' RNN is tanh.
+
+    Raises WeightsFileError (a ValueError) naming the file and the problem.
     """
+    nonlinearity = check_nonlinearity(nonlinearity)
     path = Path(path)
     if path.suffix.lower() not in SUFFIXES:
         raise WeightsFileError(
@@ -216,10 +250,78 @@ def load_weights(path: os.PathLike | str, device: str | torch.device = "cpu") ->
         )
     if not path.is_file():
         raise WeightsFileError(path, "no such file")
-    config = read_sidecar(path)
-    state = _read_tensors(path)
-    # A fixed seed: the initial weights are overwritten, and the global RNG is left alone.
-    engine = build_engine(config, device=device, seed=0)
-    state = _check_state(path, state, engine.state_dict())
-    engine.load_state_dict(state, strict=True)
-    return engine
+    sidecar = sidecar_path(path)
+    notes: list[str] = []
+    config = None
+    if sidecar.is_file() and not _sidecar_is_ours(sidecar):
+        notes.append(f"{sidecar.name} beside it is not this program's sidecar and was ignored")
+    elif sidecar.is_file():
+        config = read_sidecar(path)
+    entries = _read_tensors(path)
+    if config is not None:
+        state = _check_state(path, entries, build_engine(config, seed=0).state_dict())
+        state = {key: tensor.to("cpu") for key, tensor in state.items()}
+        return LoadedWeights(path, config, state, "sidecar", tuple(notes))
+    metadata = _safetensors_metadata(path)
+    if metadata.get("format") == FORMAT_NAME and not sidecar.is_file():
+        notes.append(
+            f"its config sidecar {sidecar.name} is missing: the engine was read from the "
+            "tensor shapes (its initialisation settings are unknown)"
+        )
+    try:
+        plain = from_plain_state(
+            entries, output_size=output_size, nonlinearity=nonlinearity, metadata=metadata
+        )
+    except PlainStateError as error:
+        raise WeightsFileError(path, str(error)) from None
+    return LoadedWeights(
+        path,
+        plain.config,
+        plain.state,
+        "plain torch",
+        (*plain.notes, *notes),
+        plain.readout_from_file,
+    )
+
+
+def _sidecar_is_ours(sidecar: Path) -> bool:
+    """False for a JSON object that is neither tagged with our format nor holds an engine
+    (another program's file of the same name); True otherwise, so that ``read_sidecar``
+    reports a damaged sidecar of ours."""
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return True
+    if not isinstance(data, dict):
+        return True
+    return data.get("format") == FORMAT_NAME or ("format" not in data and "engine" in data)
+
+
+def _safetensors_metadata(path: Path) -> dict:
+    """The string metadata in a safetensors header (``{}`` for ``.pt`` or none)."""
+    if path.suffix.lower() != ".safetensors":
+        return {}
+    try:
+        with path.open("rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(min(size, 100_000_000)))
+    except (OSError, ValueError):
+        return {}
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def load_weights(
+    path: os.PathLike | str,
+    device: str | torch.device = "cpu",
+    *,
+    output_size: int | None = None,
+    nonlinearity: str = "tanh",
+) -> RecurrentEngine:
+    """Rebuild the engine saved at ``path`` on ``device``: one of ours, or a plain torch
+    state_dict (see ``read_weights_file`` for ``output_size`` and ``nonlinearity``).
+
+    Raises WeightsFileError (a ValueError) naming the file and the problem; a device that is
+    not there raises ValueError from ``resolve_device``.
+    """
+    return read_weights_file(path, output_size=output_size, nonlinearity=nonlinearity).build(device)

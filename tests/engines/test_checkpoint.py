@@ -13,6 +13,7 @@ from engines.checkpoint import (
     FORMAT_VERSION,
     WeightsFileError,
     load_weights,
+    read_weights_file,
     save_weights,
     sidecar_path,
 )
@@ -81,10 +82,24 @@ def test_missing_file(tmp_path):
     _expect(tmp_path / "nothing.safetensors", "no such file")
 
 
-def test_missing_sidecar(tmp_path):
-    path = save_weights(_engine(), tmp_path / "w.safetensors")
+def test_missing_sidecar_reads_the_engine_from_the_shapes(tmp_path):
+    engine = _engine()
+    path = save_weights(engine, tmp_path / "w.safetensors")
     sidecar_path(path).unlink()
-    _expect(path, "sidecar w.json is missing")
+    loaded = read_weights_file(path)
+    assert loaded.source == "plain torch"
+    assert any("sidecar w.json is missing" in note for note in loaded.notes), loaded.notes
+    wanted = engine.config
+    got = loaded.config
+    assert (got.kind, got.input_size, got.hidden_size, got.output_size, got.num_layers) == (
+        wanted.kind,
+        wanted.input_size,
+        wanted.hidden_size,
+        wanted.output_size,
+        wanted.num_layers,
+    )
+    with torch.no_grad():
+        assert torch.equal(loaded.build()(_inputs()), engine(_inputs()))
 
 
 def test_bad_json_sidecar(tmp_path):
