@@ -1,7 +1,9 @@
 """The main window: setup panel, transport, the live dashboard, history and status.
 
-It wires widgets (numpy in, signals out) to the training controller (which owns the trainer
-process). It never trains or probes itself, so the event loop stays free.
+It draws the run's record (``playground.experiment.Experiment``) and wires widgets (numpy in,
+signals out) to the training controller (which owns the trainer process). Trainer updates go
+into the record; the views are told by the record's events and draw from it, so nothing of a
+run lives only in a widget. It never trains or probes itself, so the event loop stays free.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from engines.devices import available_devices
 from engines.tasks.registry import TASKS, default_length, length_range
-from playground.frames import FrameHistory, dashboard_frame
+from playground.experiment import Experiment
+from playground.frames import dashboard_frame
 from playground.recent_files import RecentFiles
 from playground.run_spec import RunSpec, merged_settings
 from playground.sequence_dock import SequenceDock
@@ -23,24 +26,28 @@ from widgets.setup_panel import SetupPanel
 from widgets.transport_bar import TransportBar
 
 ACTIVE_STATES = ("starting", "running", "paused")
+#: Settings that may differ between a saved run and the setup that continues it.
+CONTINUABLE_CHANGES = ("lr", "clip", "device")
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    """One playground window. ``settings`` pre-fill the setup panel (launch options)."""
+    """One playground window. ``settings`` pre-fill the setup panel (launch options);
+    ``preferences`` (a ``playground.preferences.Preferences``) makes the window remember its
+    setup, geometry and toggles across sessions — tests leave it out."""
 
     run_state_changed = QtCore.Signal(str)
     frame_shown = QtCore.Signal(int)  # the training step of the frame now on screen
+    experiment_saved = QtCore.Signal(str)  # the folder
+    experiment_opened = QtCore.Signal(str)
 
-    def __init__(self, settings: dict | None = None) -> None:
+    def __init__(self, settings: dict | None = None, preferences=None) -> None:
         super().__init__()
         self.setWindowTitle("Sequence Memory Playground")
         self.setAcceptDrops(True)
         self.controller = TrainingController(self)
-        self.history = FrameHistory()
-        self._info: dict = {}
-        self._last_gradients = None
+        self.preferences = preferences
+        self.experiment = Experiment()
         self._last_update: TrainerUpdate | None = None
-        self._layer = 0
 
         self.setup_panel = SetupPanel([(name, TASKS[name].title) for name in TASKS])
         self.setup_panel.set_devices(
@@ -58,17 +65,23 @@ class MainWindow(QtWidgets.QMainWindow):
             "QLabel#errorBanner { background: #fde2e1; color: #8a1c14; padding: 6px; }"
         )
         self.error_banner.hide()
+        self.stop_trainer_button = QtWidgets.QPushButton("Stop the trainer")
+        self.stop_trainer_button.setToolTip("End the trainer process that stopped answering")
+        self.stop_trainer_button.hide()
         self._build_layout()
         self.sequence_dock = SequenceDock(self)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, self.sequence_dock)
         self.sequence_dock.hide()
         self.recent_files = RecentFiles()
+        self.recent_experiments = RecentFiles(key="recent_experiments")
         self.menus = build_menus(self)
         self._build_status_bar()
         self._connect()
 
         initial = merged_settings(settings)
-        if "length" not in (settings or {}):
+        if preferences is not None:
+            initial = merged_settings({**preferences.last_setup(), **(settings or {})})
+        if "length" not in (settings or {}) and preferences is None:
             initial["length"] = (
                 initial["length"]
                 if initial["task"] == "adding"
@@ -77,7 +90,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._on_task_changed(initial["task"])
         self.setup_panel.set_settings(initial)
         self._configure_views(initial["engine"])
+        self._bind(self.experiment)
         self._set_state("idle")
+        if preferences is not None:
+            preferences.restore_window(self)
 
     # --- layout ------------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -90,7 +106,10 @@ class MainWindow(QtWidgets.QMainWindow):
         top.addWidget(QtWidgets.QLabel("layer"))
         top.addWidget(self.layer_combo)
         column.addLayout(top)
-        column.addWidget(self.error_banner)
+        banner = QtWidgets.QHBoxLayout()
+        banner.addWidget(self.error_banner, 1)
+        banner.addWidget(self.stop_trainer_button)
+        column.addLayout(banner)
         column.addWidget(self.dashboard, 1)
         column.addWidget(self.history_slider)
         self.setCentralWidget(central)
@@ -120,49 +139,133 @@ class MainWindow(QtWidgets.QMainWindow):
         c.update_received.connect(self._on_update)
         c.state_changed.connect(self._set_state)
         c.run_failed.connect(self._on_run_failed)
-        self.transport.train_requested.connect(self.train)
-        self.transport.pause_requested.connect(self.pause)
-        self.transport.step_requested.connect(self.step)
-        self.transport.reset_requested.connect(self.reset)
+        c.responsiveness_changed.connect(self._on_responsiveness)
+        # The buttons trigger the same actions as the menus and shortcuts: one enabled state.
+        self.transport.toggle_button.clicked.disconnect()
+        self.transport.toggle_button.clicked.connect(self.menus.train_action.trigger)
+        self.transport.step_button.clicked.disconnect()
+        self.transport.step_button.clicked.connect(self.menus.step_action.trigger)
+        self.transport.reset_button.clicked.disconnect()
+        self.transport.reset_button.clicked.connect(self.menus.reset_action.trigger)
+        self.stop_trainer_button.clicked.connect(self.reset)
         self.setup_panel.task_changed.connect(self._on_task_changed)
         self.setup_panel.settings_changed.connect(self._on_settings_changed)
         self.setup_panel.live_settings_changed.connect(self._on_live_settings)
-        self.history_slider.index_changed.connect(self._show_history_frame)
+        self.history_slider.index_changed.connect(self._on_history_index)
+        self.history_slider.live_changed.connect(self._on_history_live)
         self.layer_combo.currentIndexChanged.connect(self._on_layer_changed)
         self.dashboard.cell_hovered.connect(self._on_hover)
+        self.dashboard.cursor_moved.connect(lambda t: self.experiment.set_view(cursor=int(t)))
+        self.dashboard.unit_selected.connect(lambda u: self.experiment.set_view(unit=u))
+
+    # --- the record --------------------------------------------------------------------------
+    @property
+    def history(self):
+        """The recorded probe frames (the record's; kept for scripts and tests)."""
+        return self.experiment.frames
+
+    def _bind(self, experiment: Experiment) -> None:
+        events = experiment.events
+        events.cleared.connect(self._redraw)
+        events.metrics_added.connect(self._on_metrics_added)
+        events.frame_added.connect(self._on_frame_added)
+        events.status_changed.connect(self._on_status)
+
+    def set_experiment(self, experiment: Experiment) -> None:
+        """Show another record (an opened experiment): the views redraw from it."""
+        self.controller.shutdown()
+        self.experiment.events.disconnect_all()
+        self.experiment = experiment
+        self._bind(experiment)
+        settings = experiment.settings
+        self._on_task_changed(settings["task"])
+        self.setup_panel.set_settings(settings)
+        self.sequence_dock.restore(experiment.spec)
+        self._redraw()
+        self._set_state("idle")
+
+    def _redraw(self) -> None:
+        """Draw everything from the record: loss history, baseline, layers, frames."""
+        exp = self.experiment
+        self._configure_views(exp.info.get("engine", {}).get("kind") or exp.settings["engine"])
+        self._set_layers(exp.layers, exp.view.layer)
+        loss = self.dashboard.loss_plot
+        loss.clear()
+        baseline = (exp.info.get("task") or {}).get("baseline_loss")
+        if baseline is not None:
+            loss.set_baseline(float(baseline), "baseline (no memory)")
+        metrics = exp.metrics
+        if len(metrics):
+            loss.append_train(metrics.train_steps, metrics.train_losses)
+        for step, value in zip(metrics.eval_steps, metrics.eval_losses, strict=True):
+            loss.append_test(float(step), float(value))
+        self.history_slider.set_count(len(exp.frames))
+        if exp.view.history_index >= 0 and len(exp.frames):
+            self.history_slider.set_index(exp.view.history_index)
+        self._show_history_frame(self.history_slider.index())
+        if exp.view.unit is not None:
+            self.dashboard.select_unit(exp.view.unit)
+        self.dashboard.set_cursor(exp.view.cursor)
+        self._on_status()
+
+    def _on_metrics_added(self, steps, losses, eval_steps, eval_losses) -> None:
+        if len(steps):
+            self.dashboard.loss_plot.append_train(steps, losses)
+        for step, loss in zip(eval_steps, eval_losses, strict=True):
+            self.dashboard.loss_plot.append_test(float(step), float(loss))
+
+    def _on_frame_added(self, _index: int) -> None:
+        self.history_slider.set_count(len(self.experiment.frames))
+        if self.history_slider.is_live():
+            self._show_history_frame(len(self.experiment.frames) - 1)
+
+    def _on_status(self) -> None:
+        exp = self.experiment
+        self.status_step.setText(f"step {exp.step}")
+        self.status_rate.setText(f"{exp.steps_per_second:.0f} steps/s")
+        if len(exp.metrics):
+            self.status_loss.setText(f"loss {float(exp.metrics.train_losses[-1]):.4g}")
+        if len(exp.metrics.eval_metrics):
+            metric = exp.info.get("task", {}).get("metric", "metric")
+            self.status_loss.setToolTip(f"test {metric}: {float(exp.metrics.eval_metrics[-1]):.4g}")
+        self.status_device.setText(exp.device)
 
     # --- transport ---------------------------------------------------------------------------
     def train(self) -> None:
-        """Start a run from the panel's settings, or resume a paused one."""
+        """Start a run from the panel's settings, or resume a paused one; continue a saved or
+        loaded one from its step when the setup still fits it."""
         if self.controller.state == "paused":
             self.controller.resume()
             return
         if self.controller.state in ("running", "starting"):
             return
+        if not self.menus.train_action.isEnabled():
+            return
         self._start(autostart=True)
 
     def pause(self) -> None:
-        if self.controller.state == "running":
+        if self.controller.state in ("running", "starting"):
             self.controller.pause()
 
     def toggle_training(self) -> None:
-        if self.controller.state == "running":
+        if self.controller.state in ("running", "starting"):
             self.pause()
         else:
             self.train()
 
     def step(self) -> None:
         """One training step; starts a paused run first if there is none."""
-        if self.controller.state in ("running",):
+        if not self.menus.step_action.isEnabled() or self.controller.state == "running":
             return
         if not self.controller.is_active() and not self._start(autostart=False):
             return
         self.controller.step(1)
 
     def reset(self) -> None:
-        """Stop the run and forget it; the settings stay as they are."""
+        """Stop the run and forget it; the settings stay as they are. Returns at once."""
         self.controller.shutdown()
-        self._clear_run_views()
+        self.experiment.new_run(self.current_spec())
+        self.hide_error()
         self._set_state("idle")
 
     def current_spec(self) -> RunSpec:
@@ -172,6 +275,16 @@ class MainWindow(QtWidgets.QMainWindow):
             probe_sequence=self.sequence_dock.probe_sequence(),
         )
 
+    def can_continue(self, spec: RunSpec) -> bool:
+        """The record holds weights that this setup can continue from."""
+        exp = self.experiment
+        if exp.checkpoint is None or exp.state in ("error",):
+            return False
+        fixed = {k: v for k, v in spec.settings.items() if k not in CONTINUABLE_CHANGES}
+        saved = {k: v for k, v in exp.settings.items() if k not in CONTINUABLE_CHANGES}
+        same_data = _same_sequence(spec.sequence, exp.spec.sequence)
+        return fixed == saved and same_data
+
     def _start(self, autostart: bool) -> bool:
         spec = self.current_spec()
         try:
@@ -180,56 +293,67 @@ class MainWindow(QtWidgets.QMainWindow):
             self.show_error(f"Cannot start training: {error}")
             return False
         self.hide_error()
-        self._clear_run_views()
+        resume = None
+        if self.can_continue(spec):
+            resume = self.experiment.checkpoint
+            self.experiment.spec = spec
+        else:
+            self.experiment.new_run(spec)
         self._configure_views(spec.settings["engine"])
-        self._set_layers(int(spec.settings["layers"]))
+        self._set_layers(int(spec.settings["layers"]), self.experiment.view.layer)
         self.dashboard.loss_plot.set_baseline(task.baseline_loss, "baseline (no memory)")
         self.status_device.setText(str(spec.settings["device"]))
-        self.controller.start(spec, autostart=autostart)
+        self.controller.start(spec, autostart=autostart, resume=resume)
+        if self.preferences is not None:
+            self.preferences.save_setup(spec.settings)
         return True
 
     # --- updates from the trainer ------------------------------------------------------------
     def _on_update(self, update: TrainerUpdate) -> None:
         self._last_update = update
-        self._info = update.info or self._info
-        if len(update.steps):
-            self.dashboard.loss_plot.append_train(update.steps, update.losses)
-        for step, loss in zip(update.eval_steps, update.eval_losses, strict=True):
-            self.dashboard.loss_plot.append_test(float(step), float(loss))
-        if update.frame is not None:
-            if update.frame.gradients is not None:
-                self._last_gradients = update.frame.gradients
-            self.history.append(update.frame, self._last_gradients)
-            self.history_slider.set_count(len(self.history))
-            if self.history_slider.is_live():
-                self._show_history_frame(len(self.history) - 1)
-        self.status_step.setText(f"step {update.step}")
-        self.status_rate.setText(f"{update.steps_per_second:.0f} steps/s")
-        if len(update.losses):
-            self.status_loss.setText(f"loss {float(update.losses[-1]):.4g}")
-        if len(update.eval_metrics):
-            metric = self._info.get("task", {}).get("metric", "metric")
-            self.status_loss.setToolTip(f"test {metric}: {float(update.eval_metrics[-1]):.4g}")
-        self.status_device.setText(update.device)
+        self.experiment.apply_update(update)
         if update.message and update.state != "error":
             self.statusBar().showMessage(update.message, 8000)
 
     def _show_history_frame(self, index: int) -> None:
-        if not len(self.history):
+        frames = self.experiment.frames
+        if not len(frames) or index < 0:
             return
-        index = min(max(index, 0), len(self.history) - 1)
-        frame, gradients = self.history[index]
-        names = self._info.get("input_names") or None
-        self.dashboard.show_frame(dashboard_frame(frame, self._layer, 0, names, gradients))
+        index = min(max(index, 0), len(frames) - 1)
+        frame, gradients = frames[index]
+        names = self.experiment.info.get("input_names") or None
+        layer = self.experiment.view.layer
+        self.dashboard.show_frame(dashboard_frame(frame, layer, 0, names, gradients))
         self.frame_shown.emit(frame.step)
 
+    def _on_history_index(self, index: int) -> None:
+        live = index >= len(self.experiment.frames) - 1
+        self.experiment.set_view(history_index=-1 if live else int(index))
+        self._show_history_frame(index)
+
+    def _on_history_live(self, live: bool) -> None:
+        if live:
+            self.experiment.set_view(history_index=-1)
+
     def _on_layer_changed(self, index: int) -> None:
-        self._layer = max(0, index)
-        if len(self.history):
+        self.experiment.set_view(layer=max(0, index))
+        if len(self.experiment.frames):
             self._show_history_frame(self.history_slider.index())
 
     def _on_run_failed(self, message: str) -> None:
         self.show_error(message)
+
+    def _on_responsiveness(self, responsive: bool) -> None:
+        self.stop_trainer_button.setVisible(not responsive)
+        if responsive:
+            if self.error_banner.text().startswith("The trainer is not answering"):
+                self.hide_error()
+            return
+        self.status_rate.setText("not answering")
+        self.show_error(
+            "The trainer is not answering: it may be stuck or frozen. Wait, or stop it "
+            "(the record so far is kept)."
+        )
 
     def _on_hover(self, view: str, unit: int, step: int, value: float) -> None:
         self.statusBar().showMessage(f"{view}: unit {unit}, step {step}, value {value:.4g}", 3000)
@@ -255,25 +379,21 @@ class MainWindow(QtWidgets.QMainWindow):
         gates, has_cell = ENGINE_LAYOUTS.get(str(engine).lower(), ENGINE_LAYOUTS["lstm"])
         self.dashboard.configure(list(gates), has_cell)
 
-    def _set_layers(self, layers: int) -> None:
+    def _set_layers(self, layers: int, current: int = 0) -> None:
+        current = min(max(0, current), layers - 1)
         self.layer_combo.blockSignals(True)
         self.layer_combo.clear()
         self.layer_combo.addItems([f"{k + 1} of {layers}" for k in range(layers)])
+        self.layer_combo.setCurrentIndex(current)
         self.layer_combo.blockSignals(False)
         self.layer_combo.setEnabled(layers > 1)
-        self._layer = 0
-
-    def _clear_run_views(self) -> None:
-        self.history.clear()
-        self.history_slider.set_count(0)
-        self._last_gradients = None
-        self._last_update = None
-        self.dashboard.loss_plot.clear()
+        self.experiment.set_view(layer=current)
 
     def _set_state(self, state: str) -> None:
         self.transport.set_state(state if state != "starting" else "running")
         self.setup_panel.set_training(state in ACTIVE_STATES)
-        self.menus.set_state(state)
+        self.menus.set_state(state, self.transport)
+        self.experiment.set_state(state)
         self.run_state_changed.emit(state)
 
     # --- messages ----------------------------------------------------------------------------
@@ -289,7 +409,15 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # --- window ------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
-        self.controller.shutdown()
+        """Close at once: the record is kept as the last experiment (written off this thread
+        while the trainer writes its weights there), the trainer is stopped by a reaper."""
+        from playground.experiment_files import keep_last_experiment
+
+        save_to = None
+        if self.preferences is not None:
+            save_to = keep_last_experiment(self, self.preferences.last_experiment_folder())
+            self.preferences.save_window(self)
+        self.controller.shutdown(save_to=save_to)
         super().closeEvent(event)
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802
@@ -297,9 +425,11 @@ class MainWindow(QtWidgets.QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QtGui.QDropEvent) -> None:  # noqa: N802
+        from playground.experiment_files import open_path
+
         paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
         for path in paths:
-            self.open_sequence_file(path)
+            open_path(self, path)
 
     def open_sequence_file(self, path: str) -> bool:
         """Load a sequence file into the sequence dock; a bad file changes nothing."""
@@ -312,3 +442,20 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def current_frame(self) -> dict | None:
         return self.dashboard.frame()
+
+
+def _same_sequence(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    import numpy as np
+
+    def same(x, y):
+        return (x is None and y is None) or (
+            x is not None and y is not None and np.array_equal(x, y)
+        )
+
+    return (
+        same(a.values, b.values)
+        and same(a.symbols, b.symbols)
+        and (a.objective, a.delay) == (b.objective, b.delay)
+    )

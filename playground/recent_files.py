@@ -11,11 +11,15 @@ KEY = "recent_sequence_files"
 
 
 class RecentFiles:
-    def __init__(self, settings: QSettings | None = None) -> None:
+    """A most-recent-first list of paths under one QSettings key (sequence files by default,
+    experiment folders with ``key="recent_experiments"``)."""
+
+    def __init__(self, settings: QSettings | None = None, key: str = KEY) -> None:
         self._settings = settings or QSettings("seq-playground", "Sequence Memory Playground")
+        self._key = key
 
     def paths(self) -> list[str]:
-        value = self._settings.value(KEY, [])
+        value = self._settings.value(self._key, [])
         if isinstance(value, str):
             value = [value]
         return [str(p) for p in (value or [])][:MAX_RECENT]
@@ -23,4 +27,4 @@ class RecentFiles:
     def add(self, path: str) -> None:
         path = os.path.abspath(path)
         paths = [path] + [p for p in self.paths() if p != path]
-        self._settings.setValue(KEY, paths[:MAX_RECENT])
+        self._settings.setValue(self._key, paths[:MAX_RECENT])

@@ -183,6 +183,28 @@ class SequenceDock(QtWidgets.QDockWidget):
         self._alphabet = tuple(data.alphabet) if data.is_symbolic else ()
         self.source_label.setText(Path(data.source).name)
 
+    def restore(self, spec) -> None:
+        """Show an opened experiment's own sequence (to train on, or as the probe) and set
+        the check boxes to match; an experiment without one unchecks them."""
+        from playground.files import SequenceData
+
+        seq = spec.sequence or spec.probe_sequence
+        self.use_check.setChecked(spec.sequence is not None)
+        self.probe_check.setChecked(spec.sequence is None and spec.probe_sequence is not None)
+        if seq is None:
+            return
+        if seq.symbols is not None:
+            alphabet = seq.alphabet or tuple(str(i) for i in range(seq.n_symbols))
+            data = SequenceData(symbols=seq.symbols, alphabet=alphabet, source=seq.source)
+        else:
+            data = SequenceData(values=seq.values, source=seq.source)
+        self.show_sequence(data)
+        index = self.objective_combo.findData(seq.objective)
+        if index >= 0:
+            self.objective_combo.setCurrentIndex(index)
+        self.delay_spin.setValue(seq.delay)
+        self.show()
+
     # --- edits -------------------------------------------------------------------------------
     def _on_channels(self, n: int) -> None:
         self.canvas.set_channels(n)

@@ -5,10 +5,14 @@ the GIL, so a trainer thread and the GUI thread starve each other (design notes,
 Protocol, one pipe, plain picklable values:
 
 - app -> trainer: ``("command", Command)`` and ``("ready",)`` (the app has drawn and wants
-  the next update) and ``("quit",)``.
+  the next update), ``("request", id, "checkpoint")`` (the weights and training state now,
+  for a save) and ``("quit", folder_or_None)`` (with a folder: write the weights and
+  training state there first, so closing the window keeps the run without waiting on it).
 - trainer -> app: ``("update", TrainerUpdate)`` only after a ``ready``: latest state wins,
-  losses since the last update are batched, nothing queues up unboundedly.
-  ``("failed", message)`` when the run cannot start or crashes.
+  losses since the last update are batched, nothing queues up unboundedly. A request is
+  answered between two steps with ``("reply", id, Checkpoint)`` in its own message, which the
+  latest-wins update cannot overwrite. ``("failed", message)`` when the run cannot start or
+  crashes. The update that ends a run carries the final checkpoint.
 
 No Qt here: this module runs where torch runs.
 """
@@ -51,6 +55,7 @@ class TrainerUpdate:
     device: str
     message: str = ""
     info: dict = field(default_factory=dict)
+    checkpoint: object = None  # playground.experiment.Checkpoint, on the update ending a run
 
 
 class _Accumulator:
@@ -79,7 +84,9 @@ class _Accumulator:
         if snap.probe is not None:
             self.frame = snap.probe
 
-    def take(self, snap: Snapshot, steps_per_second: float, device: str, info: dict):
+    def take(
+        self, snap: Snapshot, steps_per_second: float, device: str, info: dict, checkpoint=None
+    ):
         update = TrainerUpdate(
             state=snap.state,
             step=snap.step,
@@ -96,6 +103,7 @@ class _Accumulator:
             device=device,
             message=snap.message,
             info=info,
+            checkpoint=checkpoint,
         )
         self.reset()
         self.frame = None
@@ -110,11 +118,19 @@ def _set_threads() -> None:
     torch.set_num_threads(max(1, cores - 1))
 
 
-def trainer_main(conn, spec, autostart: bool = True) -> None:
-    """Child-process entry point. Never raises: failures go back as ``("failed", msg)``."""
+def trainer_main(conn, spec, autostart: bool = True, resume=None) -> None:
+    """Child-process entry point. Never raises: failures go back as ``("failed", msg)``.
+
+    ``resume``: a ``playground.experiment.Checkpoint`` to continue from (weights, and the
+    training state when known, so the run continues exactly)."""
+    import signal
+
+    # Ctrl+C in the terminal reaches the whole process group: the app decides when we stop.
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         _set_threads()
-        _serve(conn, spec, autostart)
+        _serve(conn, spec, autostart, resume)
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass  # the app went away; nothing to report to
     except Exception as error:  # noqa: BLE001 - everything must reach the app as a message
@@ -126,7 +142,55 @@ def trainer_main(conn, spec, autostart: bool = True) -> None:
             conn.close()
 
 
-def _serve(conn, spec, autostart: bool) -> None:
+def checkpoint_of(trainer):
+    """The trainer's weights and training state now, as CPU tensors (a consistent pair: it
+    is taken between two steps)."""
+    from playground.experiment import Checkpoint
+
+    weights = {k: v.detach().to("cpu", copy=True) for k, v in trainer.engine.state_dict().items()}
+    return Checkpoint(
+        step=trainer.step,
+        weights=weights,
+        training_state=trainer.training_state(),
+        engine_config=trainer.engine.config.to_dict(),
+    )
+
+
+def _restore(trainer, resume) -> None:
+    """Load a checkpoint's weights (shapes checked) and training state into ``trainer``."""
+    from engines.config import EngineConfig
+
+    saved, own = EngineConfig.from_dict(resume.engine_config), trainer.engine.config
+    core = ("kind", "input_size", "hidden_size", "output_size", "num_layers")
+    if any(getattr(saved, name) != getattr(own, name) for name in core):
+        raise ValueError(
+            "the saved weights belong to another engine configuration "
+            f"({resume.engine_config}); this run is {trainer.engine.config.to_dict()}"
+        )
+    trainer.engine.load_state_dict(resume.weights, strict=True)
+    if resume.training_state is not None:
+        trainer.load_training_state(resume.training_state)
+    else:
+        trainer.step = int(resume.step)
+
+
+def _save_on_quit(trainer, folder) -> None:
+    """Write the weights and training state into ``folder`` (the app writes the rest)."""
+    from pathlib import Path
+
+    import torch
+
+    from playground.run_folder import write_training_state, write_weights
+
+    if not all(bool(torch.isfinite(p).all()) for p in trainer.engine.parameters()):
+        return  # a diverged run: its weights are no use to anyone
+    with contextlib.suppress(OSError, ValueError, RuntimeError):
+        if folder is not None and Path(folder).is_dir():
+            write_weights(Path(folder), trainer.engine)
+            write_training_state(Path(folder), trainer.training_state())
+
+
+def _serve(conn, spec, autostart: bool, resume=None) -> None:
     from engines.training import Trainer, run_training
 
     task = spec.validate()
@@ -137,6 +201,8 @@ def _serve(conn, spec, autostart: bool) -> None:
         device=spec.settings["device"],
         probe_batch=spec.build_probe(task),
     )
+    if resume is not None:
+        _restore(trainer, resume)
     info = {
         "task": task.describe(),
         "engine": trainer.engine.config.to_dict(),
@@ -177,14 +243,16 @@ def _serve(conn, spec, autostart: bool) -> None:
         )
         if (app_ready and worth_sending) or ended:
             rate = steps_per_second if snap.state == "running" else 0.0
-            conn.send(("update", acc.take(snap, rate, device, info)))
+            final = checkpoint_of(trainer) if ended and snap.state != "error" else None
+            conn.send(("update", acc.take(snap, rate, device, info, final)))
             app_ready, sent_state, sent_at = False, snap.state, now
         if ended:
-            _drain_until_quit(conn)
+            _drain_until_quit(conn, trainer)
             return
-        command, app_ready, quit_asked = _receive(conn, snap.state == "paused", app_ready)
+        command, app_ready, quit_asked = _receive(conn, snap.state == "paused", app_ready, trainer)
         if quit_asked:
             run.close()
+            _save_on_quit(trainer, quit_asked[0])
             return
         if command is None and snap.state == "paused" and not snap.trained:
             continue  # idle while paused; a Step(n) in progress keeps stepping
@@ -197,27 +265,43 @@ def _serve(conn, spec, autostart: bool) -> None:
             rate_steps += 1
 
 
-def _receive(conn, paused: bool, app_ready: bool):
+def _receive(conn, paused: bool, app_ready: bool, trainer):
     """Read what the app sent: the first command (others wait in the pipe), whether the app
-    is ready for an update, whether it asked us to quit. Blocks briefly only while paused."""
+    is ready for an update, whether it asked us to quit (``(folder,)`` then, else None).
+    Requests are answered on the spot. Blocks briefly only while paused."""
     wait = IDLE_POLL_S if paused else 0.0
     while conn.poll(wait):
         message = conn.recv()
         if message[0] == "quit":
-            return None, app_ready, True
+            return None, app_ready, (message[1] if len(message) > 1 else None,)
         if message[0] == "ready":
             app_ready = True
             wait = 0.0
             continue
+        if message[0] == "request":
+            _answer(conn, message, trainer)
+            continue
         if message[0] == "command":
-            return message[1], app_ready, False
-    return None, app_ready, False
+            return message[1], app_ready, None
+    return None, app_ready, None
 
 
-def _drain_until_quit(conn) -> None:
-    """After the run ended, wait for the app to say quit (or vanish), so the app decides
-    when the process goes away."""
+def _answer(conn, message, trainer) -> None:
+    request_id, what = message[1], message[2]
+    if what == "checkpoint":
+        conn.send(("reply", request_id, checkpoint_of(trainer)))
+    else:
+        conn.send(("reply", request_id, ValueError(f"unknown request {what!r}")))
+
+
+def _drain_until_quit(conn, trainer) -> None:
+    """After the run ended, answer requests and wait for the app to say quit (or vanish),
+    so the app decides when the process goes away."""
     while True:
         message = conn.recv()
         if message[0] == "quit":
+            if message[0] == "quit" and len(message) > 1 and trainer is not None:
+                _save_on_quit(trainer, message[1])
             return
+        if message[0] == "request":
+            _answer(conn, message, trainer)

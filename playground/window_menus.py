@@ -21,18 +21,39 @@ class WindowMenus:
     about_action: QtGui.QAction
     file_menu: QtWidgets.QMenu
     recent_menu: QtWidgets.QMenu
+    recent_experiments_menu: QtWidgets.QMenu
+    save_experiment_action: QtGui.QAction
+    save_experiment_as_action: QtGui.QAction
+    open_experiment_action: QtGui.QAction
+    reopen_last_action: QtGui.QAction
+    export_weights_action: QtGui.QAction
+    load_weights_action: QtGui.QAction
 
     def refresh_recent(self, window) -> None:
+        from playground.experiment_files import open_experiment
+
         self.recent_menu.clear()
         paths = window.recent_files.paths()
         for path in paths:
             action = self.recent_menu.addAction(path)
             action.triggered.connect(lambda _=False, p=path: window.open_sequence_file(p))
         self.recent_menu.setEnabled(bool(paths))
+        self.recent_experiments_menu.clear()
+        folders = window.recent_experiments.paths()
+        for folder in folders:
+            action = self.recent_experiments_menu.addAction(folder)
+            action.triggered.connect(lambda _=False, f=folder: open_experiment(window, f))
+        self.recent_experiments_menu.setEnabled(bool(folders))
 
-    def set_state(self, state: str) -> None:
+    def set_state(self, state: str, transport=None) -> None:
+        """One enabled state for buttons, menus and shortcuts: the transport bar's look."""
         self.train_action.setText("&Pause" if state in ("running", "starting") else "&Train")
-        self.step_action.setEnabled(state not in ("running", "starting"))
+        if transport is not None:
+            self.train_action.setEnabled(transport.toggle_button.isEnabled())
+            self.step_action.setEnabled(transport.step_button.isEnabled())
+            self.reset_action.setEnabled(transport.reset_button.isEnabled())
+        else:
+            self.step_action.setEnabled(state not in ("running", "starting"))
 
 
 def build_menus(window) -> WindowMenus:
@@ -50,6 +71,30 @@ def build_menus(window) -> WindowMenus:
     quit_action = _action(window, "&Quit", QtGui.QKeySequence.StandardKey.Quit)
     quit_action.setShortcut("Ctrl+Q")
     quit_action.triggered.connect(window.close)
+    from playground import experiment_files as ef
+
+    save_experiment = _action(window, "&Save Experiment", "Ctrl+S")
+    save_experiment.triggered.connect(lambda: ef.save_experiment(window))
+    save_experiment_as = _action(window, "Save Experiment &As…", "Ctrl+Shift+S")
+    save_experiment_as.triggered.connect(lambda: ef.save_experiment(window, ask=True))
+    open_experiment = _action(window, "Open E&xperiment…", "Ctrl+Shift+O")
+    open_experiment.triggered.connect(lambda: ef.open_experiment_dialog(window))
+    reopen_last = _action(window, "Reopen &Last Experiment", None)
+    reopen_last.triggered.connect(lambda: ef.reopen_last_experiment(window))
+    recent_experiments = QtWidgets.QMenu("Recent E&xperiments", window)
+    export_weights = _action(window, "Export &Weights…", None)
+    export_weights.triggered.connect(lambda: ef.export_weights_dialog(window))
+    load_weights = _action(window, "Load Wei&ghts…", None)
+    load_weights.triggered.connect(lambda: ef.load_weights_dialog(window))
+    file_menu.addAction(open_experiment)
+    file_menu.addMenu(recent_experiments)
+    file_menu.addAction(reopen_last)
+    file_menu.addAction(save_experiment)
+    file_menu.addAction(save_experiment_as)
+    file_menu.addSeparator()
+    file_menu.addAction(load_weights)
+    file_menu.addAction(export_weights)
+    file_menu.addSeparator()
     file_menu.addAction(open_action)
     file_menu.addMenu(recent_menu)
     file_menu.addAction(save_drawing)
@@ -95,6 +140,13 @@ def build_menus(window) -> WindowMenus:
         about,
         file_menu,
         recent_menu,
+        recent_experiments,
+        save_experiment,
+        save_experiment_as,
+        open_experiment,
+        reopen_last,
+        export_weights,
+        load_weights,
     )
     menus.refresh_recent(window)
     return menus
@@ -204,7 +256,7 @@ def export_trace_npz(window, path: str | None = None) -> bool:
             return False
     from playground.file_writes import save_trace_npz
 
-    frame, gradients = window.history[window.history_slider.index()]
+    frame, gradients = window.experiment.shown_frame()
     try:
         save_trace_npz(frame, gradients, path)
     except OSError as error:

@@ -139,7 +139,7 @@ def test_two_layers_can_be_shown_one_at_a_time(qtbot, window):
     assert not np.array_equal(first, window.dashboard.heatmaps()["hidden"].data())
 
 
-def test_diverging_run_pauses_with_advice_and_the_app_keeps_working(qtbot, window):
+def test_diverging_run_ends_with_advice_and_train_waits_for_reset(qtbot, window):
     window.setup_panel.set_settings(
         {"engine": "rnn", "init": "identity", "optimizer": "sgd", "lr": 10.0, "clip": 0.0}
     )
@@ -149,6 +149,16 @@ def test_diverging_run_pauses_with_advice_and_the_app_keeps_working(qtbot, windo
     assert window.error_banner.isVisible()
     assert window.controller.state == "error"
     window.setup_panel.set_settings({"lr": 0.005, "clip": 1.0, "optimizer": "adam"})
+    # Train and Step are disabled after a divergence: their shortcuts do nothing either.
+    assert not window.transport.toggle_button.isEnabled()
+    assert not window.menus.train_action.isEnabled()
+    assert not window.menus.step_action.isEnabled()
+    window.menus.train_action.trigger()
+    window.menus.step_action.trigger()
+    window.toggle_training()
+    assert window.controller.state == "error" and not window.controller.has_process()
+    window.menus.reset_action.trigger()
+    assert window.controller.state == "idle" and window.menus.train_action.isEnabled()
     window.train()
     assert not window.error_banner.isVisible()
     wait_for_step(qtbot, window, 3)
@@ -172,6 +182,7 @@ def test_closing_mid_training_stops_the_trainer(qtbot):
     assert process.is_alive()
     win.close()
     assert win.controller._process is None
+    assert win.controller.wait_stopped(timeout=10)
     assert not multiprocessing.active_children()
 
 

@@ -1,0 +1,498 @@
+"""The record of a run: one Qt-free model that the trainer's updates go into, that every view
+draws from, and that saving writes and opening reads (napari's split of a Qt-free model and
+its Qt views, design notes section 3).
+
+It holds the settings (the run spec), the whole metrics history (every step's training loss
+and gradient norm, every evaluation), the recorded probe frames (bounded and thinned evenly),
+the latest weights and training state when known, and what the user is looking at (cursor,
+selected unit, layer, history frame). Views connect to ``experiment.events`` and never own any
+of it; nothing here imports Qt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from playground.events import EventGroup
+from playground.frames import FrameHistory
+from playground.run_folder import (
+    MetricsTable,
+    RunFolderContents,
+    RunFolderData,
+    json_number,
+    open_run_folder,
+    save_run_folder,
+)
+from playground.run_spec import RunSpec, UserSequence, merged_settings
+from resources.default_settings import DEFAULT_SETTINGS
+
+ENDED_STATES = ("finished", "stopped", "error")
+
+
+class _Growing:
+    """An append-only numeric column with amortised growth (views read slices, no copies)."""
+
+    def __init__(self, dtype) -> None:
+        self._data = np.zeros(256, dtype=dtype)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def extend(self, values) -> None:
+        values = np.asarray(values, dtype=self._data.dtype).ravel()
+        end = self._n + len(values)
+        if end > len(self._data):
+            grown = np.zeros(max(end, 2 * len(self._data)), dtype=self._data.dtype)
+            grown[: self._n] = self._data[: self._n]
+            self._data = grown
+        self._data[self._n : end] = values
+        self._n = end
+
+    def values(self) -> np.ndarray:
+        view = self._data[: self._n]
+        view.flags.writeable = False
+        return view
+
+    def clear(self) -> None:
+        self._n = 0
+
+
+class MetricsHistory:
+    """Every training step's loss and gradient norm, and every evaluation, in order."""
+
+    def __init__(self) -> None:
+        self._train = [_Growing(np.int64), _Growing(np.float64), _Growing(np.float64)]
+        self._eval = [_Growing(np.int64), _Growing(np.float64), _Growing(np.float64)]
+
+    def clear(self) -> None:
+        for column in (*self._train, *self._eval):
+            column.clear()
+
+    def add_train(self, steps, losses, grad_norms) -> None:
+        for column, values in zip(self._train, (steps, losses, grad_norms), strict=True):
+            column.extend(values)
+
+    def add_eval(self, steps, losses, metrics) -> None:
+        """Evaluations at steps already evaluated (a resumed run re-evaluates) are skipped."""
+        steps = np.asarray(steps, dtype=np.int64).ravel()
+        keep = np.ones(len(steps), bool)
+        if len(self._eval[0]) and len(steps):
+            keep = ~np.isin(steps, self._eval[0].values())
+        for column, values in zip(self._eval, (steps, losses, metrics), strict=True):
+            column.extend(np.asarray(values).ravel()[keep])
+
+    @property
+    def train_steps(self) -> np.ndarray:
+        return self._train[0].values()
+
+    @property
+    def train_losses(self) -> np.ndarray:
+        return self._train[1].values()
+
+    @property
+    def grad_norms(self) -> np.ndarray:
+        return self._train[2].values()
+
+    @property
+    def eval_steps(self) -> np.ndarray:
+        return self._eval[0].values()
+
+    @property
+    def eval_losses(self) -> np.ndarray:
+        return self._eval[1].values()
+
+    @property
+    def eval_metrics(self) -> np.ndarray:
+        return self._eval[2].values()
+
+    def __len__(self) -> int:
+        return len(self._train[0])
+
+    def last_step(self) -> int:
+        steps = [c.values()[-1] for c in (self._train[0], self._eval[0]) if len(c)]
+        return int(max(steps)) if steps else 0
+
+    def rows(self) -> list[tuple]:
+        """metrics.csv rows: one per step trained or evaluated, steps ascending."""
+        by_step: dict[int, list] = {}
+        for s, loss, norm in zip(self.train_steps, self.train_losses, self.grad_norms, strict=True):
+            by_step[int(s)] = [float(loss), None, None, _finite_or_none(norm)]
+        for s, loss, metric in zip(
+            self.eval_steps, self.eval_losses, self.eval_metrics, strict=True
+        ):
+            row = by_step.setdefault(int(s), [None, None, None, None])
+            row[1], row[2] = float(loss), _finite_or_none(metric)
+        return [(s, *by_step[s]) for s in sorted(by_step)]
+
+    @classmethod
+    def from_table(cls, table: MetricsTable) -> MetricsHistory:
+        history = cls()
+        trained = ~np.isnan(table.train_loss)
+        history.add_train(table.step[trained], table.train_loss[trained], table.grad_norm[trained])
+        evaluated = ~np.isnan(table.test_loss)
+        history.add_eval(
+            table.step[evaluated], table.test_loss[evaluated], table.test_metric[evaluated]
+        )
+        return history
+
+
+def _finite_or_none(value) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+@dataclass
+class ViewState:
+    """What the user is looking at; saved with the experiment."""
+
+    cursor: int = 0
+    unit: int | None = None
+    layer: int = 0
+    history_index: int = -1  # -1: follow the newest frame
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ViewState:
+        def integer(key, default, low=None):
+            value = data.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, int):
+                return default
+            return value if low is None or value >= low else default
+
+        unit = data.get("unit")
+        return cls(
+            cursor=integer("cursor", 0, 0),
+            unit=unit
+            if isinstance(unit, int) and not isinstance(unit, bool) and unit >= 0
+            else None,
+            layer=integer("layer", 0, 0),
+            history_index=integer("history_index", -1, -1),
+        )
+
+
+@dataclass
+class Checkpoint:
+    """Weights (a CPU state_dict) and the training state at one step, from the trainer."""
+
+    step: int
+    weights: dict
+    training_state: dict | None
+    engine_config: dict
+
+
+@dataclass
+class RunInfo:
+    """What the trainer says about the run it built (task description, engine, sizes)."""
+
+    data: dict = field(default_factory=dict)
+
+    @property
+    def layers(self) -> int:
+        return int(self.data.get("engine", {}).get("num_layers", 1))
+
+
+class Experiment:
+    """The record of one run. Events (plain callbacks, see ``playground.events``):
+
+    - ``cleared()`` — a new run starts, or an experiment was opened: redraw from scratch;
+    - ``metrics_added(steps, losses, eval_steps, eval_losses)`` — new losses (numpy);
+    - ``frame_added(index)`` — a probe frame was recorded (the history may have thinned);
+    - ``view_changed(name)`` — cursor, unit, layer or history index changed;
+    - ``status_changed()`` — state, step, rate or message changed;
+    - ``checkpoint_changed()`` — new weights are known.
+    """
+
+    def __init__(self, spec: RunSpec | None = None, history_capacity: int = 240) -> None:
+        self.events = EventGroup(
+            "cleared",
+            "metrics_added",
+            "frame_added",
+            "view_changed",
+            "status_changed",
+            "checkpoint_changed",
+        )
+        self.spec = spec or RunSpec(settings=merged_settings(None))
+        self.metrics = MetricsHistory()
+        self.frames = FrameHistory(capacity=history_capacity)
+        self.view = ViewState()
+        self.info: dict = {}
+        self.checkpoint: Checkpoint | None = None
+        self.state = "idle"
+        self.step = 0
+        self.steps_per_second = 0.0
+        self.device = str(self.spec.settings.get("device", "cpu"))
+        self.lr = float(self.spec.settings.get("lr", 0.0))
+        self.clip = float(self.spec.settings.get("clip", 0.0))
+        self.message = ""
+        self.path: Path | None = None  # where it was last saved or opened from
+        self.dirty = False  # trained since the last save
+        self.notes: list[str] = []  # what could not be opened, said once in the window
+        self._last_gradients = None
+
+    # --- the run's lifecycle --------------------------------------------------------------
+    @property
+    def settings(self) -> dict:
+        return self.spec.settings
+
+    def new_run(self, spec: RunSpec) -> None:
+        """Forget the old run's history; ``spec`` is what the new one trains."""
+        self.spec = spec
+        self.metrics.clear()
+        self.frames.clear()
+        self.info = {}
+        self.checkpoint = None
+        self.state, self.step, self.steps_per_second, self.message = "idle", 0, 0.0, ""
+        self.device = str(spec.settings.get("device", "cpu"))
+        self.lr = float(spec.settings.get("lr", 0.0))
+        self.clip = float(spec.settings.get("clip", 0.0))
+        self.path, self.dirty, self.notes = None, False, []
+        self._last_gradients = None
+        self.view = ViewState()
+        self.events.cleared.emit()
+
+    def apply_update(self, update) -> None:
+        """Take a ``TrainerUpdate``: losses, evaluations, a frame, state."""
+        if update.info:
+            self.info = update.info
+        if len(update.steps) or len(update.eval_steps):
+            self.metrics.add_train(update.steps, update.losses, update.grad_norms)
+            self.metrics.add_eval(update.eval_steps, update.eval_losses, update.eval_metrics)
+            self.dirty = self.dirty or bool(len(update.steps))
+            self.events.metrics_added.emit(
+                update.steps, update.losses, update.eval_steps, update.eval_losses
+            )
+        if update.frame is not None:
+            self.add_frame(update.frame)
+        checkpoint = getattr(update, "checkpoint", None)
+        if checkpoint is not None:
+            self.set_checkpoint(checkpoint)
+        self.state, self.step = update.state, int(update.step)
+        self.steps_per_second, self.device = update.steps_per_second, update.device
+        self.lr, self.clip, self.message = update.lr, update.clip, update.message
+        self.events.status_changed.emit()
+
+    def add_frame(self, frame) -> None:
+        if frame.gradients is not None:
+            self._last_gradients = frame.gradients
+        self.frames.append(frame, self._last_gradients)
+        self.events.frame_added.emit(len(self.frames) - 1)
+
+    def set_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self.checkpoint = checkpoint
+        self.events.checkpoint_changed.emit()
+
+    def set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.events.status_changed.emit()
+
+    # --- what the user looks at -----------------------------------------------------------
+    def set_view(self, **changes) -> None:
+        """``set_view(cursor=12)``, ``set_view(layer=1, unit=None)``; emits per change."""
+        for name, value in changes.items():
+            if not hasattr(self.view, name):
+                raise ValueError(f"unknown view setting {name!r}")
+            if getattr(self.view, name) != value:
+                setattr(self.view, name, value)
+                self.events.view_changed.emit(name)
+
+    def shown_frame(self):
+        """The (frame, gradients) the history index points at, or None."""
+        if not len(self.frames):
+            return None
+        index = self.view.history_index
+        index = len(self.frames) - 1 if index < 0 else min(index, len(self.frames) - 1)
+        return self.frames[index]
+
+    @property
+    def layers(self) -> int:
+        engine = self.info.get("engine") or {}
+        return int(engine.get("num_layers", self.settings.get("layers", 1)))
+
+    # --- saving and opening ---------------------------------------------------------------
+    def folder_data(self) -> RunFolderData:
+        """Everything to save, as plain values (the weights are the latest checkpoint)."""
+        spec, settings = self.spec, self.settings
+        options = {key: settings.get(key) for key in DEFAULT_SETTINGS}
+        options.update(eval_every=spec.eval_every, steps=self.step, data=None)
+        if spec.sequence is not None:
+            options.update(task=None, objective=spec.sequence.objective, delay=spec.sequence.delay)
+        checkpoint = self.checkpoint
+        config = {
+            "written_by": "app",
+            "options": options,
+            "settings": dict(settings),
+            "task": self.info.get("task"),
+            "engine": (checkpoint.engine_config if checkpoint else self.info.get("engine")),
+            "training": {
+                "optimizer": settings.get("optimizer"),
+                "lr": settings.get("lr"),
+                "batch_size": settings.get("batch"),
+                "clip": settings.get("clip"),
+                "seed": settings.get("seed"),
+                "eval_every": spec.eval_every,
+                "probe_size": spec.probe_size,
+            },
+            "seed": settings.get("seed"),
+            "device": settings.get("device"),
+            "sequence": _sequence_roles(spec),
+        }
+        last_eval = len(self.metrics.eval_steps) - 1
+        summary = {
+            "status": "saved" if self.state not in ENDED_STATES else self.state,
+            "message": self.message,
+            "steps": self.step if checkpoint is None else checkpoint.step,
+            "final_test_step": int(self.metrics.eval_steps[last_eval]) if last_eval >= 0 else None,
+            "final_test_loss": json_number(float(self.metrics.eval_losses[last_eval]))
+            if last_eval >= 0
+            else None,
+            "final_test_metric": json_number(float(self.metrics.eval_metrics[last_eval]))
+            if last_eval >= 0
+            else None,
+            "weights": "weights.safetensors" if checkpoint else None,
+        }
+        return RunFolderData(
+            config=config,
+            metrics_rows=self.metrics.rows(),
+            summary=summary,
+            engine_config=checkpoint.engine_config if checkpoint else None,
+            weights=checkpoint.weights if checkpoint else None,
+            training_state=checkpoint.training_state if checkpoint else None,
+            frames=[self.frames[i] for i in range(len(self.frames))],
+            sequences=_sequence_arrays(spec),
+            view=self.view.to_dict(),
+        )
+
+    def save(self, path, data: RunFolderData | None = None) -> Path:
+        """Write the run folder (atomically swapped in; see ``save_run_folder``)."""
+        saved = save_run_folder(path, data or self.folder_data())
+        self.path, self.dirty = saved, False
+        return saved
+
+    @classmethod
+    def open(cls, path) -> Experiment:
+        """Read a run folder written by the app or the command line (RunFolderError when it
+        is no run folder at all; what is damaged is listed in ``notes``)."""
+        return cls.from_contents(open_run_folder(path))
+
+    @classmethod
+    def from_contents(cls, contents: RunFolderContents) -> Experiment:
+        config = contents.config
+        options = contents.options
+        given = config.get("settings") or options
+        settings = merged_settings({k: v for k, v in given.items() if v is not None})
+        sequences = contents.sequences
+        train = _user_sequence(sequences.get("train"))
+        if train is None and options.get("data"):
+            train = _sequence_from_file(options, contents.notes)
+        spec = RunSpec(
+            settings=settings,
+            sequence=train,
+            probe_sequence=_user_sequence(sequences.get("probe")),
+            eval_every=int(options.get("eval_every") or 50),
+        )
+        experiment = cls(spec)
+        experiment.metrics = MetricsHistory.from_table(contents.metrics)
+        for frame, gradients in contents.frames:
+            experiment.frames.append(frame, gradients)
+        experiment.info = {
+            "task": config.get("task") or {},
+            "engine": config.get("engine") or {},
+            "input_names": list((config.get("task") or {}).get("input_names", []) or []),
+        }
+        experiment.step = contents.step
+        if contents.weights is not None:
+            experiment.checkpoint = _read_checkpoint(contents)
+        experiment.view = ViewState.from_dict(contents.view)
+        status = (contents.summary or {}).get("status")
+        experiment.state = "error" if status == "diverged" else "idle"
+        experiment.message = (contents.summary or {}).get("message", "") or ""
+        experiment.path = contents.path
+        experiment.notes = contents.problems + contents.notes
+        return experiment
+
+
+def _read_checkpoint(contents: RunFolderContents) -> Checkpoint | None:
+    from playground.run_folder import RunFolderError, load_engine
+
+    try:
+        engine = load_engine(contents)
+    except RunFolderError as error:
+        contents.problems.append(str(error))
+        return None
+    weights = {k: v.detach().clone() for k, v in engine.state_dict().items()}
+    return Checkpoint(
+        step=contents.step,
+        weights=weights,
+        training_state=contents.training_state,
+        engine_config=engine.config.to_dict(),
+    )
+
+
+def _sequence_roles(spec: RunSpec) -> dict | None:
+    roles = {}
+    if spec.sequence is not None:
+        roles["train"] = {"objective": spec.sequence.objective, "delay": spec.sequence.delay}
+    if spec.probe_sequence is not None:
+        roles["probe"] = {"source": spec.probe_sequence.source}
+    return roles or None
+
+
+def _sequence_arrays(spec: RunSpec) -> dict:
+    result = {}
+    for role, seq in (("train", spec.sequence), ("probe", spec.probe_sequence)):
+        if seq is None:
+            continue
+        plain = {
+            "n_symbols": seq.n_symbols,
+            "alphabet": list(seq.alphabet),
+            "objective": seq.objective,
+            "delay": seq.delay,
+            "source": seq.source,
+        }
+        if seq.values is not None:
+            plain["values"] = np.asarray(seq.values, dtype=np.float32)
+        if seq.symbols is not None:
+            plain["symbols"] = np.asarray(seq.symbols, dtype=np.int64)
+        result[role] = plain
+    return result
+
+
+def _user_sequence(plain: dict | None) -> UserSequence | None:
+    if not plain:
+        return None
+    return UserSequence(
+        values=plain.get("values"),
+        symbols=plain.get("symbols"),
+        n_symbols=int(plain.get("n_symbols") or 0),
+        alphabet=tuple(plain.get("alphabet") or ()),
+        objective=str(plain.get("objective") or "next"),
+        delay=int(plain.get("delay") or 0),
+        source=str(plain.get("source") or "run folder"),
+    )
+
+
+def _sequence_from_file(options: dict, notes: list[str]) -> UserSequence | None:
+    """A command-line run trained on ``--data FILE``: read that file again if it is there."""
+    from playground.files.sequences import load_sequence
+
+    try:
+        data = load_sequence(options["data"])
+    except (ValueError, OSError) as error:
+        notes.append(f"the run's data file cannot be read ({error}); the settings open without it")
+        return None
+    return UserSequence(
+        values=data.values,
+        symbols=data.symbols,
+        n_symbols=len(data.alphabet) if data.is_symbolic else 0,
+        alphabet=tuple(data.alphabet) if data.is_symbolic else (),
+        objective=str(options.get("objective") or "next"),
+        delay=int(options.get("delay") or 0),
+        source=str(options["data"]),
+    )
