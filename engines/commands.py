@@ -43,4 +43,13 @@ class RequestProbe:
     """Attach a probe (trace and gradient flow) to the next snapshot."""
 
 
-Command = Pause | Resume | Step | Stop | SetLearningRate | SetClip | RequestProbe
+@dataclass(frozen=True)
+class SetInterventions:
+    """Apply these interventions (``engines.interventions``: Clamp, Ablate, SetBias, or their
+    ``to_dict`` forms) to the probe from now on; an empty tuple clears them. They alter the
+    probe only, never the weights or the training, and the next snapshot carries a probe."""
+
+    interventions: tuple = ()
+
+
+Command = Pause | Resume | Step | Stop | SetLearningRate | SetClip | RequestProbe | SetInterventions

@@ -18,7 +18,9 @@ from engines.config import EngineConfig
 from engines.devices import resolve_device
 from engines.gradient_flow import gradient_flow
 from engines.initialisation import initialise
-from engines.probe import probe
+from engines.intervened_flow import intervened_gradient_flow
+from engines.probe import probe, trace_from_states
+from engines.stepper import stepped_states
 
 _CORES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 _PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -58,12 +60,24 @@ class RecurrentEngine(nn.Module):
         return self.readout(hidden)
 
     # --- introspection (see engines.probe and engines.gradient_flow) ---------------------
-    def trace(self, x: torch.Tensor):
-        """Every hidden state, cell state and gate of every layer and step, as numpy."""
+    def trace(self, x: torch.Tensor, interventions=None):
+        """Every hidden state, cell state and gate of every layer and step, as numpy.
+
+        ``interventions`` (``Clamp``, ``Ablate``, ``SetBias``; engines.interventions) alter
+        the recurrence of this trace only, step by step (engines.stepper); none or an empty
+        list is the fast path, unchanged. The weights are never touched.
+        """
+        if interventions:
+            run = stepped_states(self, x, interventions)
+            return trace_from_states(self.config.kind, run.layers, run.outputs)
         return probe(self, x)
 
-    def gradient_flow(self, x: torch.Tensor, loss_fn):
-        """Per-step norms of dL/dh_t (through the recurrence) and dL/dx_t for a probe batch."""
+    def gradient_flow(self, x: torch.Tensor, loss_fn, interventions=None):
+        """Per-step norms of dL/dh_t (through the recurrence) and dL/dx_t for a probe batch;
+        under ``interventions``, those of the altered recurrence (a clamped gate passes no
+        gradient to its pre-activation)."""
+        if interventions:
+            return intervened_gradient_flow(self, x, loss_fn, interventions)
         return gradient_flow(self, x, loss_fn)
 
     # --- helpers ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from engines.commands import (
     RequestProbe,
     Resume,
     SetClip,
+    SetInterventions,
     SetLearningRate,
     Step,
     Stop,
@@ -29,8 +30,11 @@ from engines.commands import (
 from engines.config import EngineConfig
 from engines.engine import RecurrentEngine, build_engine
 from engines.gradient_flow import GradientFlow, gradient_flow
+from engines.intervened_flow import intervened_gradient_flow
+from engines.interventions import check_interventions
 from engines.probe import Trace, probe_states, trace_from_states
 from engines.probe_schedule import ProbeSchedule
+from engines.stepper import SteppedStates, stepped_states
 from engines.tasks.base import Batch, Task
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -106,6 +110,13 @@ class ProbeFrame:
     mask: np.ndarray  # (batch, time) bool: where the loss is taken
     trace: Trace
     gradients: GradientFlow | None
+    # With interventions set (Trainer.set_interventions): ``trace`` and ``gradients`` are the
+    # altered run's, ``reference`` the unaltered trace, the losses the probe batch's after and
+    # before; ``interventions`` what was applied (to match a frame to the controls).
+    reference: Trace | None = None
+    probe_loss: float | None = None
+    reference_loss: float | None = None
+    interventions: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -187,6 +198,8 @@ class Trainer:
             _read_only(t.cpu().numpy()) for t in (probe.inputs, probe.targets, probe.mask)
         )
         self._probed: tuple[int, tuple] = (-1, ())
+        #: Applied to the probe only (never to training or the weights): see set_interventions.
+        self.interventions: tuple = ()
 
     @classmethod
     def create(
@@ -250,9 +263,17 @@ class Trainer:
         loss = float(self.task.loss(outputs, self.test_batch))
         return loss, self.task.metric(outputs, self.test_batch)
 
+    def set_interventions(self, interventions) -> None:
+        """Alter the probe from now on by ``interventions`` (Clamp, Ablate, SetBias or their
+        dicts; empty clears). ValueError naming what does not fit the engine."""
+        self.interventions = check_interventions(interventions, self.engine.config)
+        self._probed = (-1, ())
+
     def probe(self, with_gradients: bool = True) -> ProbeFrame:
         """The probe batch traced now; its states are kept so ``add_gradients`` at the same
         step does not compute them again."""
+        if self.interventions:
+            return self._probe_intervened(with_gradients)
         states = probe_states(self.engine, self.probe_batch.inputs, validate=False)
         self._probed = (self.step, states)
         inputs, targets, mask = self._probe_arrays
@@ -271,6 +292,14 @@ class Trainer:
         if not bool(batch.mask.any()):
             return None
         step, states = self._probed
+        if self.interventions:
+            return intervened_gradient_flow(
+                self.engine,
+                batch.inputs,
+                lambda out: self.task.loss(out, batch),
+                self.interventions,
+                run=states if step == self.step and isinstance(states, SteppedStates) else None,
+            )
         return gradient_flow(
             self.engine,
             batch.inputs,
@@ -280,6 +309,34 @@ class Trainer:
 
     def add_gradients(self, frame: ProbeFrame) -> ProbeFrame:
         return replace(frame, gradients=self.gradient_flow())
+
+    def _probe_intervened(self, with_gradients: bool) -> ProbeFrame:
+        """The altered probe (engines.stepper) beside the unaltered one, and both losses."""
+        inputs_tensor = self.probe_batch.inputs
+        states = probe_states(self.engine, inputs_tensor, validate=False)
+        run = stepped_states(self.engine, inputs_tensor, self.interventions, validate=False)
+        self._probed = (self.step, run)
+        kind = self.engine.config.kind
+        inputs, targets, mask = self._probe_arrays
+        return ProbeFrame(
+            step=self.step,
+            inputs=inputs,
+            targets=targets,
+            mask=mask,
+            trace=trace_from_states(kind, run.layers, run.outputs),
+            gradients=self.gradient_flow() if with_gradients else None,
+            reference=trace_from_states(kind, *states),
+            probe_loss=self._probe_loss(run.outputs),
+            reference_loss=self._probe_loss(states[1]),
+            interventions=self.interventions,
+        )
+
+    @torch.no_grad()
+    def _probe_loss(self, outputs: torch.Tensor) -> float | None:
+        batch = self.probe_batch
+        if not bool(batch.mask.any()):
+            return None
+        return float(self.task.loss(outputs, batch))
 
     # --- continuing a run exactly ----------------------------------------------------------
     def training_state(self) -> dict:
@@ -425,6 +482,9 @@ def run_training(
             trainer.set_clip(command.clip)
         elif isinstance(command, RequestProbe):
             probe_wanted = True
+        elif isinstance(command, SetInterventions):
+            trainer.set_interventions(command.interventions)
+            probe_wanted = True  # show the consequence at once, paused or not
 
     if steps is not None and trainer.step >= steps:  # nothing to train: evaluate only
         yield snapshot("finished", evaluate=True, probe=True)

@@ -184,6 +184,7 @@ class Checkpoint:
     weights: dict
     training_state: dict | None
     engine_config: dict
+    note: str = ""  # what the user should know about where the weights came from
 
 
 @dataclass

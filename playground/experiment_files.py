@@ -291,7 +291,8 @@ def load_weights(window, path, accept_fix=None) -> bool:
     experiment.set_checkpoint(loaded)
     window.hide_error()
     window.statusBar().showMessage(
-        f"Loaded {Path(path).name}: Train or Step starts from these weights", 8000
+        f"Loaded {Path(path).name}: Train or Step starts from these weights. {loaded.note}",
+        12000,
     )
     return True
 

@@ -9,16 +9,7 @@ fixed by a setting and say so.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from playground.experiment import Checkpoint
-
-#: EngineConfig field -> (setup panel key, how to name it in a sentence)
-_SETTING_OF = {
-    "kind": ("engine", "engine"),
-    "hidden_size": ("hidden", "hidden units"),
-    "num_layers": ("layers", "layers"),
-}
 
 
 class WeightsMismatch(ValueError):
@@ -29,63 +20,34 @@ class WeightsMismatch(ValueError):
         self.fix = fix or {}
 
 
-def _read(path):
-    """(EngineConfig, state_dict, notes) of ``path``; WeightsFileError when unreadable."""
-    from engines import checkpoint
-
-    reader = getattr(checkpoint, "read_weights_file", None)
-    if reader is not None:
-        loaded = reader(path)
-        return loaded.config, loaded.state_dict, list(getattr(loaded, "notes", []) or [])
-    engine = checkpoint.load_weights(path)
-    return engine.config, engine.state_dict(), []
-
-
 def read_for_setup(path, spec) -> Checkpoint:
-    """A checkpoint (step 0, no optimizer state) of ``path``'s weights, for ``spec``."""
-    from engines.checkpoint import WeightsFileError
+    """A checkpoint (step 0, no optimizer state) of ``path``'s weights, for ``spec``.
 
-    config, state, _notes = _read(path)
+    WeightsMismatch when the file's engine does not fit the setup (with the fix when a
+    setting can make it fit); WeightsFileError (a ValueError) when the file is unusable.
+    """
+    from engines.checkpoint import read_weights_file
+    from engines.weights_fit import config_differences
+
     task = spec.validate()
     wanted = spec.engine_config(task)
-    name = Path(path).name
-    if (config.input_size, config.output_size) != (wanted.input_size, wanted.output_size):
-        raise WeightsMismatch(
-            f"{name} was trained for {config.input_size} inputs and {config.output_size} "
-            f"outputs; the task {task.name!r} has {wanted.input_size} and "
-            f"{wanted.output_size}. Choose a task (or a sequence) with those sizes.",
-            None,
-        )
-    phrases, fix = [], {}
-    for field, (key, label) in _SETTING_OF.items():
-        have, want = getattr(config, field), getattr(wanted, field)
-        if have != want:
-            shown = (str(have).upper(), str(want).upper()) if field == "kind" else (have, want)
-            phrases.append(f"{shown[0]} {label}, the setup {shown[1]}")
-            fix[key] = have
-    if phrases:
-        uses = ", ".join(
-            f"{str(v).upper() if k == 'engine' else v} {dict(_SETTING_OF.values())[k]}"
-            for k, v in ((key, fix[key]) for key in fix)
-        )
-        raise WeightsMismatch(f"This file has {'; '.join(phrases)}: use {uses}?", fix)
-    try:
-        from engines.engine import build_engine
-
-        engine = build_engine(config, seed=0)
-        engine.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        raise WeightsFileError(path, f"does not fit its engine: {error}") from None
+    loaded = read_weights_file(path, output_size=wanted.output_size)
+    differences = config_differences(loaded.config, wanted, task=task.name)
+    if differences:
+        fix = {}
+        for difference in differences:
+            if difference.fix is None:
+                raise WeightsMismatch(difference.sentence, None)
+            fix.update(difference.fix)
+        sentences = [d.sentence for d in differences]
+        raise WeightsMismatch(" ".join(s[0].upper() + s[1:] for s in sentences), fix)
+    engine = loaded.build()
+    notes = " ".join(loaded.notes)
     return Checkpoint(
         step=0,
         weights={k: v.detach().clone() for k, v in engine.state_dict().items()},
         training_state=None,
-        engine_config=wanted.to_dict() if _same_core(config, wanted) else config.to_dict(),
-    )
-
-
-def _same_core(a, b) -> bool:
-    return all(
-        getattr(a, f) == getattr(b, f)
-        for f in ("kind", "input_size", "hidden_size", "output_size", "num_layers")
+        # The setup's init and forget bias do not matter once weights are loaded.
+        engine_config=wanted.to_dict(),
+        note=notes,
     )

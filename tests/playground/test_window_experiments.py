@@ -1,0 +1,171 @@
+"""Experiments in the window, as a user meets them: train -> save -> reset -> open ->
+continue; a folder from the command line; weights out and in; the last experiment kept on
+close; opening what is not an experiment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import widgets  # noqa: F401 - row-major images, as in the app
+from playground import experiment_files as ef
+from playground.main_window import MainWindow
+from playground.preferences import Preferences
+from playground.run_folder import CONFIG, is_run_folder
+
+TIMEOUT_MS = 60_000
+SETUP = {"task": "adding", "length": 12, "engine": "lstm", "hidden": 6, "batch": 8}
+
+
+@pytest.fixture
+def window(qtbot):
+    win = MainWindow(SETUP)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+    assert win.controller.wait_stopped(timeout=10)
+
+
+def step_until(qtbot, win, steps: int) -> None:
+    """Press Step until the record holds ``steps`` training steps (exactly, paused)."""
+    win.step()
+    qtbot.waitUntil(lambda: win.controller.state == "paused", timeout=TIMEOUT_MS)
+    while win.experiment.step < steps:
+        before = win.experiment.step
+        win.step()
+        qtbot.waitUntil(lambda b=before: win.experiment.step > b, timeout=TIMEOUT_MS)
+
+
+def save(qtbot, win, path):
+    with qtbot.waitSignal(win.experiment_saved, timeout=TIMEOUT_MS):
+        ef.save_experiment(win, path)
+
+
+def test_train_save_reset_open_continue(qtbot, window, tmp_path):
+    step_until(qtbot, window, 6)
+    losses = window.dashboard.loss_plot.train_data()[1].copy()
+    frames_before = len(window.experiment.frames)
+    save(qtbot, window, tmp_path / "run")
+    assert is_run_folder(tmp_path / "run")
+
+    window.reset()
+    assert len(window.dashboard.loss_plot.train_data()[0]) == 0
+    assert window.history_slider.count() == 0
+
+    assert ef.open_experiment(window, tmp_path / "run")
+    np.testing.assert_allclose(window.dashboard.loss_plot.train_data()[1], losses)
+    assert window.history_slider.count() == frames_before
+    assert window.current_frame() is not None
+    assert window.setup_panel.settings()["hidden"] == 6
+    assert "step 6" in window.status_step.text()
+
+    window.step()  # continues at step 7, not a new run
+    qtbot.waitUntil(lambda: window.experiment.step == 7, timeout=TIMEOUT_MS)
+    steps = window.dashboard.loss_plot.train_data()[0]
+    assert list(steps) == list(range(1, 8))
+
+
+def test_continuing_in_the_window_equals_never_stopping(qtbot, window, tmp_path):
+    step_until(qtbot, window, 8)
+    straight = window.experiment.metrics.train_losses.copy()
+    window.reset()
+    step_until(qtbot, window, 4)
+    save(qtbot, window, tmp_path / "run")
+    window.reset()
+    ef.open_experiment(window, tmp_path / "run")
+    window.step()
+    qtbot.waitUntil(lambda: window.controller.state == "paused", timeout=TIMEOUT_MS)
+    step_until(qtbot, window, 8)
+    np.testing.assert_array_equal(window.experiment.metrics.train_losses, straight)
+
+
+def test_saving_while_training_does_not_stop_the_run(qtbot, window, tmp_path):
+    window.train()
+    qtbot.waitUntil(lambda: window.experiment.step >= 3, timeout=TIMEOUT_MS)
+    save(qtbot, window, tmp_path / "live")
+    assert window.controller.state == "running"
+    from playground.experiment import Experiment
+
+    saved = Experiment.open(tmp_path / "live")
+    assert saved.checkpoint is not None and saved.checkpoint.step >= 3
+    assert saved.checkpoint.training_state["step"] == saved.checkpoint.step
+
+
+def test_a_command_line_run_folder_opens_in_the_window(qtbot, window, tmp_path):
+    from playground.cli import main
+
+    out = tmp_path / "cli-run"
+    code = main(
+        ["train", "--task", "adding", "--length", "12", "--hidden", "6", "--batch", "8",
+         "--steps", "10", "--eval-every", "5", "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    assert ef.open_path(window, str(out))
+    assert window.setup_panel.settings()["hidden"] == 6
+    assert len(window.dashboard.loss_plot.train_data()[0]) == 10
+    assert window.experiment.checkpoint is not None
+
+
+def test_weights_export_and_a_plain_torch_model_load(qtbot, window, tmp_path):
+    assert not ef.export_weights(window, tmp_path / "none.safetensors")
+    assert "no trained weights" in window.error_banner.text()
+    step_until(qtbot, window, 2)
+    window.reset()
+    # A researcher's own torch.nn.LSTM with 10 hidden units, while the setup has 6.
+    torch.manual_seed(0)
+    lstm, head = torch.nn.LSTM(2, 10, batch_first=True), torch.nn.Linear(10, 1)
+    state = {f"lstm.{k}": v for k, v in lstm.state_dict().items()}
+    state |= {f"head.{k}": v for k, v in head.state_dict().items()}
+    torch.save(state, tmp_path / "mine.pt")
+    questions = []
+    loaded = ef.load_weights(
+        window, tmp_path / "mine.pt", accept_fix=lambda q: questions.append(q) or True
+    )
+    assert loaded, window.error_banner.text()
+    assert "10 hidden units" in questions[0] and "6" in questions[0]
+    assert window.setup_panel.settings()["hidden"] == 10
+    weights = window.experiment.checkpoint.weights
+    assert torch.equal(weights["core.weight_hh_l0"], lstm.weight_hh_l0)
+    assert torch.equal(weights["readout.weight"], head.weight)
+    window.step()  # the trainer starts from those weights
+    qtbot.waitUntil(lambda: window.experiment.step >= 1, timeout=TIMEOUT_MS)
+    path = tmp_path / "out.safetensors"
+    assert ef.export_weights(window, path)
+    qtbot.waitUntil(path.exists, timeout=TIMEOUT_MS)
+    assert path.with_suffix(".json").exists()
+
+
+def test_opening_what_is_not_an_experiment_changes_nothing(qtbot, window, tmp_path):
+    step_until(qtbot, window, 2)
+    (tmp_path / "plain").mkdir()
+    assert not ef.open_path(window, str(tmp_path / "plain"))
+    assert "not a run folder" in window.error_banner.text()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / CONFIG).write_text("{ broken")
+    assert not ef.open_experiment(window, bad)
+    assert "config.json" in window.error_banner.text()
+    assert window.experiment.step == 2  # what the user had is still there
+
+
+def test_closing_keeps_the_last_experiment_and_reopen_brings_it_back(qtbot, tmp_path):
+    preferences = Preferences(data_dir=tmp_path / "data")
+    win = MainWindow(SETUP, preferences=preferences)
+    qtbot.addWidget(win)
+    win.show()
+    step_until(qtbot, win, 3)
+    win.close()
+    assert win.controller.wait_stopped(timeout=10)
+    folder = preferences.last_experiment_folder()
+    qtbot.waitUntil(lambda: (folder / "weights.json").exists(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: (folder / "summary.json").exists(), timeout=TIMEOUT_MS)
+
+    again = MainWindow(preferences=preferences)
+    qtbot.addWidget(again)
+    assert again.setup_panel.settings()["hidden"] == 6  # the last setup is remembered
+    assert ef.reopen_last_experiment(again)
+    assert len(again.dashboard.loss_plot.train_data()[0]) == 3
+    assert again.experiment.checkpoint is not None
+    again.close()
