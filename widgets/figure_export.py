@@ -97,7 +97,7 @@ def atomic_write(path: os.PathLike | str, write: Callable[[str], None], suffix: 
             dir=folder, prefix=f".{target.name}.", suffix=suffix or ".tmp"
         )
     except OSError as error:
-        raise _export_error(target, error) from None
+        raise export_error(target, error) from None
     os.close(descriptor)
     try:
         with contextlib.suppress(OSError):
@@ -106,7 +106,7 @@ def atomic_write(path: os.PathLike | str, write: Callable[[str], None], suffix: 
         os.replace(temporary, target)
     except OSError as error:
         Path(temporary).unlink(missing_ok=True)
-        raise _export_error(target, error) from None
+        raise export_error(target, error) from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -123,7 +123,8 @@ def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> Path:
     return atomic_write(path, write, suffix=Path(path).suffix)
 
 
-def _export_error(target: Path, error: OSError) -> ExportError:
+def export_error(target: Path, error: OSError) -> ExportError:
+    """``error`` as an :class:`ExportError` that names ``target`` and says why in words."""
     if isinstance(error, ExportError):
         return error
     reasons = {
@@ -302,17 +303,22 @@ def export_svg(view, path, title: str = "", size=None, **options) -> Path:
 # ----------------------------------------------------------------------- whole widgets
 
 
-def widget_image(widget: QtWidgets.QWidget, title: str = "", dpi=None) -> QtGui.QImage:
+def widget_image(widget: QtWidgets.QWidget, title: str = "", dpi=None, size=None) -> QtGui.QImage:
     """``widget`` (the whole dashboard) as it is laid out now, with ``title`` in a strip above.
 
-    ``dpi`` scales the picture (192: twice the pixels, same layout). The widget is rendered,
-    not grabbed from the screen, so it may be hidden or off screen.
+    ``dpi`` scales the picture (192: twice the pixels, same layout); ``size`` instead fits it
+    into exactly ``(width, height)`` pixels. The widget is rendered, not grabbed from the
+    screen, so it may be hidden or off screen.
     """
-    scale = 1.0 if dpi is None else _positive("dpi", dpi) / SCREEN_DPI
-    size = widget.size()
     strip = title_height(widget) if title else 0
-    width, height = round(size.width() * scale), round((size.height() + strip) * scale)
-    if max(width, height) > MAX_PIXELS:
+    logical = (widget.width(), widget.height() + strip)
+    if size is not None:
+        width, height = _pixel_size(size)
+        scale_x, scale_y = width / logical[0], height / logical[1]
+    else:
+        scale_x = scale_y = 1.0 if dpi is None else _positive("dpi", dpi) / SCREEN_DPI
+        width, height = round(logical[0] * scale_x), round(logical[1] * scale_y)
+    if max(width, height) > MAX_PIXELS or min(width, height) < 1:
         raise ValueError(f"the image would be {width}x{height} pixels; the limit is {MAX_PIXELS}")
     image = QtGui.QImage(width, height, QtGui.QImage.Format.Format_RGB32)
     image.fill(widget.palette().color(QtGui.QPalette.ColorRole.Window))
@@ -320,9 +326,9 @@ def widget_image(widget: QtWidgets.QWidget, title: str = "", dpi=None) -> QtGui.
     try:
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QtGui.QPainter.RenderHint.TextAntialiasing)
-        painter.scale(scale, scale)
+        painter.scale(scale_x, scale_y)
         if title:
-            paint_title(painter, widget, title, size.width(), strip)
+            paint_title(painter, widget, title, logical[0], strip)
         widget.render(painter, QtCore.QPoint(0, strip))
     finally:
         painter.end()
