@@ -198,7 +198,7 @@ class DashboardRenderer:
         board.show_frame(item.frame)
         if item.cursor is not None:
             board.set_cursor(item.cursor)
-        self._show_losses(item.loss_step)
+        self.show_losses(item.loss_step)
         QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.LayoutRequest)
         return rgb_array(widget_image(board, item.title, size=self.size))
 
@@ -217,7 +217,9 @@ class DashboardRenderer:
         self.dashboard.close()
         self.dashboard.deleteLater()
 
-    def _show_losses(self, upto: int | None) -> None:
+    def show_losses(self, upto: int | None) -> None:
+        """Draw the loss history up to training step ``upto`` (from the start again when it
+        goes back)."""
         losses, plot = self._losses, self.dashboard.loss_plot
         if losses is None or upto is None or upto == self._loss_upto:
             return
