@@ -48,15 +48,24 @@ class RecurrentEngine(nn.Module):
         self._layer_views: list[nn.RNNBase] = []
 
     # --- the hot path ------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, validate: bool = True) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, validate: bool = True, steps: slice | None = None
+    ) -> torch.Tensor:
         """Read-out at every step, (batch, time, output_size), from zero initial state.
 
         ``validate=False`` skips the finiteness check of ``x`` (shape is always checked): the
         training loop feeds batches its tasks already validated, and on CUDA the check would
         make the CPU wait for the GPU every step.
+
+        ``steps`` (a slice of the time axis) applies the read-out only there, giving
+        (batch, len(steps), output_size): the training step of a task scored at some steps
+        only (``Task.loss_steps``, e.g. the adding problem's last) skips the read-out, and its
+        backward pass, everywhere else. The outputs there are the same, bit for bit.
         """
         self.check_input(x, finite=validate)
         hidden, _ = self.core(x)
+        if steps is not None:
+            hidden = hidden[:, steps]
         return self.readout(hidden)
 
     # --- introspection (see engines.probe and engines.gradient_flow) ---------------------

@@ -24,7 +24,7 @@ def launch(settings: dict | None = None, autostart: bool = False, files=()) -> i
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName(APPLICATION)
     app.setOrganizationName(ORGANIZATION)
-    window = MainWindow(settings, preferences=Preferences())
+    window = MainWindow(settings, preferences=Preferences(), preview=not autostart)
     window.show()
     for path in files:
         open_path(window, os.fspath(path))
@@ -34,6 +34,7 @@ def launch(settings: dict | None = None, autostart: bool = False, files=()) -> i
     _quit_on_signals(window, received)
     code = app.exec()
     window.controller.wait_stopped(timeout=5.0)
+    window.preview.wait_stopped(timeout=5.0)
     return SIGNAL_EXIT_CODES.get(received[0], 1) if received else code
 
 

@@ -33,18 +33,27 @@ CONTINUABLE_CHANGES = ("lr", "clip", "device")
 class MainWindow(QtWidgets.QMainWindow):
     """One playground window. ``settings`` pre-fill the setup panel (launch options);
     ``preferences`` (a ``playground.preferences.Preferences``) makes the window remember its
-    setup, geometry and toggles across sessions — tests leave it out."""
+    setup, geometry and toggles across sessions — tests leave it out. ``preview``: before
+    the first step, show the untrained network on the probe sequence (step 0), computed by a
+    short-lived paused trainer, so a newcomer sees what the views are for."""
 
     run_state_changed = QtCore.Signal(str)
     frame_shown = QtCore.Signal(int)  # the training step of the frame now on screen
     experiment_saved = QtCore.Signal(str)  # the folder
     experiment_opened = QtCore.Signal(str)
 
-    def __init__(self, settings: dict | None = None, preferences=None) -> None:
+    def __init__(self, settings: dict | None = None, preferences=None, preview=False) -> None:
         super().__init__()
         self.setWindowTitle("Sequence Memory Playground")
         self.setAcceptDrops(True)
         self.controller = TrainingController(self)
+        self.preview = TrainingController(self)
+        self.preview.update_received.connect(self._on_preview)
+        self._preview_timer = QtCore.QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(400)
+        self._preview_timer.timeout.connect(self._start_preview)
+        self._preview_enabled = bool(preview)
         self.preferences = preferences
         self.experiment = Experiment()
         self._last_update: TrainerUpdate | None = None
@@ -94,6 +103,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._set_state("idle")
         if preferences is not None:
             preferences.restore_window(self)
+        self.request_preview()
 
     # --- layout ------------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -157,6 +167,33 @@ class MainWindow(QtWidgets.QMainWindow):
         self.dashboard.cell_hovered.connect(self._on_hover)
         self.dashboard.cursor_moved.connect(lambda t: self.experiment.set_view(cursor=int(t)))
         self.dashboard.unit_selected.connect(lambda u: self.experiment.set_view(unit=u))
+
+    # --- step 0 before the first step ----------------------------------------------------------
+    def request_preview(self) -> None:
+        """Show the untrained network soon (debounced: settings change in bursts)."""
+        if self._preview_enabled:
+            self._preview_timer.start()
+
+    def _start_preview(self) -> None:
+        exp = self.experiment
+        if self.controller.is_active() or len(exp.metrics) or exp.checkpoint is not None:
+            return
+        spec = self.current_spec()
+        try:
+            spec.validate()
+        except ValueError:
+            return  # Train will say what is wrong
+        self.preview.start(spec, autostart=False)
+
+    def _on_preview(self, update: TrainerUpdate) -> None:
+        self.preview.shutdown()
+        exp = self.experiment
+        if update.frame is None or self.controller.is_active() or len(exp.metrics):
+            return
+        exp.new_run(self.current_spec())
+        exp.info = update.info
+        self._redraw()
+        exp.add_frame(update.frame)
 
     # --- the record --------------------------------------------------------------------------
     @property
@@ -267,6 +304,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.experiment.new_run(self.current_spec())
         self.hide_error()
         self._set_state("idle")
+        self.request_preview()
 
     def current_spec(self) -> RunSpec:
         return RunSpec(
@@ -286,6 +324,8 @@ class MainWindow(QtWidgets.QMainWindow):
         return fixed == saved and same_data
 
     def _start(self, autostart: bool) -> bool:
+        self._preview_timer.stop()
+        self.preview.shutdown()
         spec = self.current_spec()
         try:
             task = spec.validate()
@@ -367,6 +407,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _on_settings_changed(self, settings: dict) -> None:
         if not self.controller.is_active():
             self._configure_views(settings.get("engine", "lstm"))
+            if not len(self.experiment.metrics) and self.experiment.checkpoint is None:
+                self.request_preview()
 
     def _on_live_settings(self, values: dict) -> None:
         if self.controller.is_active():
@@ -417,6 +459,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.preferences is not None:
             save_to = keep_last_experiment(self, self.preferences.last_experiment_folder())
             self.preferences.save_window(self)
+        self._preview_timer.stop()
+        self.preview.shutdown()
         self.controller.shutdown(save_to=save_to)
         super().closeEvent(event)
 

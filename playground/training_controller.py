@@ -176,8 +176,7 @@ class TrainingController(QObject):
         elif conn is not None:
             conn.close()
         self._set_responsive(True)
-        if self._state in ("starting", "running", "paused"):
-            self._set_state(_next_state)
+        self._set_state(_next_state)
 
     def wait_stopped(self, timeout: float = 10.0) -> bool:
         """Wait for every stopped trainer to be gone (tests, and the app's very end)."""

@@ -153,10 +153,11 @@ def test_diverging_run_ends_with_advice_and_train_waits_for_reset(qtbot, window)
     assert not window.transport.toggle_button.isEnabled()
     assert not window.menus.train_action.isEnabled()
     assert not window.menus.step_action.isEnabled()
+    pid = window.controller.pid()
     window.menus.train_action.trigger()
     window.menus.step_action.trigger()
     window.toggle_training()
-    assert window.controller.state == "error" and not window.controller.has_process()
+    assert window.controller.state == "error" and window.controller.pid() == pid  # no new run
     window.menus.reset_action.trigger()
     assert window.controller.state == "idle" and window.menus.train_action.isEnabled()
     window.train()
@@ -200,3 +201,19 @@ def test_exports_and_about(qtbot, window, tmp_path):
     import torch
 
     assert torch.__version__ in about_text(window)
+
+
+def test_before_the_first_step_the_views_show_the_untrained_network(qtbot):
+    win = MainWindow({"task": "adding", "length": 20, "hidden": 8}, preview=True)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.current_frame() is not None, timeout=START_TIMEOUT_MS)
+    frame = win.current_frame()
+    assert frame["step"] == 0 and win.controller.state == "idle"
+    hidden = win.dashboard.heatmaps()["hidden"].data()
+    assert hidden.shape == (8, frame["inputs"].shape[0]) and np.any(hidden != 0)
+    assert len(win.dashboard.loss_plot.train_data()[0]) == 0  # nothing trained yet
+    win.step()
+    qtbot.waitUntil(lambda: win.experiment.step == 1, timeout=START_TIMEOUT_MS)
+    win.close()
+    assert win.controller.wait_stopped(10) and win.preview.wait_stopped(10)
