@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from widgets.equations import kind_for_gates, view_tooltip
 from widgets.heatmap_view import HEATMAP_STYLES, HeatmapView
 from widgets.line_views import GradientFlowPlot, UnitPlot
 from widgets.loss_plot import LossPlot
@@ -125,6 +126,9 @@ class Dashboard(QtWidgets.QWidget):
         while self._heatmap_grid.count():
             self._heatmap_grid.takeAt(0)
         shown = self._active_heatmaps()
+        kind = kind_for_gates(self._gate_names)
+        for name, view in shown.items():  # the equation behind each view, on its title
+            view.set_title_tooltip(view_tooltip(kind, name))
         columns = 3 if len(shown) > 4 else 2
         for i, view in enumerate(shown.values()):
             self._heatmap_grid.addWidget(view, i // columns, i % columns)

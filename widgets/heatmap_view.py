@@ -13,6 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from widgets.plot_support import EMPTY_RANGE, plain_axes
 from widgets.time_cursor import TimeCursor
 
 #: Level ranges and colour maps for what the dashboard shows: sigmoid gates live in 0..1
@@ -26,6 +27,26 @@ HEATMAP_STYLES: dict[str, tuple[tuple[float, float], str]] = {
 
 _HIGHLIGHT_BRUSH = pg.mkBrush(255, 255, 255, 50)
 _HIGHLIGHT_PEN = pg.mkPen(255, 255, 255, 200, width=1)
+_REGION_PEN = pg.mkPen(255, 255, 255, 230, width=2, style=QtCore.Qt.PenStyle.DashLine)
+_REGION_BRUSH = pg.mkBrush(255, 255, 255, 40)
+
+
+class _RegionViewBox(pg.ViewBox):
+    """A ViewBox whose left drags select a region instead of panning, with Shift held or in
+    selection mode (the image fills the view, so panning has nothing to show anyway)."""
+
+    def __init__(self, on_drag) -> None:
+        super().__init__()
+        self._on_drag = on_drag
+        self.selecting = False
+
+    def mouseDragEvent(self, ev, axis=None) -> None:  # pyqtgraph override
+        shift = bool(ev.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier)
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton and (self.selecting or shift):
+            ev.accept()
+            self._on_drag(ev)
+            return
+        super().mouseDragEvent(ev, axis)
 
 
 class HeatmapView(pg.GraphicsLayoutWidget):
@@ -44,6 +65,9 @@ class HeatmapView(pg.GraphicsLayoutWidget):
     cursor_moved = QtCore.Signal(int)
     hovered = QtCore.Signal(int, int, float)
     unit_clicked = QtCore.Signal(int)
+    #: A units x steps rectangle dragged out with Shift held (or in selection mode):
+    #: first unit, last unit, first step, last step, all inclusive.
+    region_selected = QtCore.Signal(int, int, int, int)
 
     def __init__(
         self,
@@ -60,13 +84,21 @@ class HeatmapView(pg.GraphicsLayoutWidget):
         self._data: np.ndarray | None = None
         self._highlighted: int | None = None
 
-        self.plot_item: pg.PlotItem = self.addPlot(row=0, col=0, title=title)
+        self._drag_start: tuple[int, int] | None = None
+        self._region: tuple[int, int, int, int] | None = None
+        self.plot_item: pg.PlotItem = self.addPlot(
+            row=0, col=0, title=title, viewBox=_RegionViewBox(self._on_region_drag)
+        )
         self.plot_item.setLabel("bottom", "time step")
         self.plot_item.setLabel("left", "unit")
         self.plot_item.invertY(True)
         self.plot_item.setMenuEnabled(False)
         self.plot_item.hideButtons()
         self.plot_item.vb.setDefaultPadding(0.0)
+        # Empty, the bounds of nothing (-0.5..0.5) read as "-400..400 (x0.001)": show 0..1
+        # until the first frame, and never an SI factor (one unit spans -0.5..0.5 too).
+        plain_axes(self.plot_item)
+        self.plot_item.vb.setRange(xRange=EMPTY_RANGE, yRange=EMPTY_RANGE, padding=0.0)
 
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.plot_item.addItem(self.image_item)
@@ -92,6 +124,13 @@ class HeatmapView(pg.GraphicsLayoutWidget):
         self.highlight_item.setZValue(40)
         self.highlight_item.setVisible(False)
         self.plot_item.addItem(self.highlight_item, ignoreBounds=True)
+
+        self.region_item = QtWidgets.QGraphicsRectItem()
+        self.region_item.setPen(_REGION_PEN)
+        self.region_item.setBrush(_REGION_BRUSH)
+        self.region_item.setZValue(45)
+        self.region_item.setVisible(False)
+        self.plot_item.addItem(self.region_item, ignoreBounds=True)
 
         self.cursor = TimeCursor(self)
         self.cursor_line = self.cursor.attach(self.plot_item)
@@ -168,6 +207,68 @@ class HeatmapView(pg.GraphicsLayoutWidget):
 
     def highlighted_unit(self) -> int | None:
         return self._highlighted
+
+    # ----------------------------------------------------------- title tooltip
+
+    def set_title_tooltip(self, text: str) -> None:
+        """Tooltip of the title (rich text allowed): the view's equation, from widgets.equations."""
+        self.plot_item.titleLabel.setToolTip(text)
+
+    def title_tooltip(self) -> str:
+        return self.plot_item.titleLabel.toolTip()
+
+    # ---------------------------------------------------------- region select
+
+    def set_selection_mode(self, on: bool) -> None:
+        """While on, a plain left drag selects a region (Shift+drag always does)."""
+        self.plot_item.vb.selecting = bool(on)
+
+    def selection_mode(self) -> bool:
+        return self.plot_item.vb.selecting
+
+    def show_region(self, region: tuple[int, int, int, int] | None) -> None:
+        """Outline ``(unit_lo, unit_hi, step_lo, step_hi)`` (inclusive); None removes it."""
+        self._region = None if region is None else tuple(int(v) for v in region)
+        if self._region is None:
+            self.region_item.setVisible(False)
+            return
+        unit_lo, unit_hi, step_lo, step_hi = self._region
+        self.region_item.setRect(
+            QtCore.QRectF(
+                step_lo - 0.5, unit_lo - 0.5, step_hi - step_lo + 1, unit_hi - unit_lo + 1
+            )
+        )
+        self.region_item.setVisible(True)
+
+    def region(self) -> tuple[int, int, int, int] | None:
+        """The outlined region, ``(unit_lo, unit_hi, step_lo, step_hi)`` inclusive."""
+        return self._region
+
+    def _clamped_cell(self, scene_pos: QtCore.QPointF) -> tuple[int, int] | None:
+        """The cell under ``scene_pos``, or the nearest one when the drag leaves the image."""
+        if self._data is None:
+            return None
+        local = self.image_item.mapFromScene(scene_pos)
+        x, y = local.x(), local.y()
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return None
+        units, steps = self._data.shape
+        return min(max(math.floor(y), 0), units - 1), min(max(math.floor(x), 0), steps - 1)
+
+    def _on_region_drag(self, ev) -> None:
+        if ev.isStart():
+            self._drag_start = self.cell_at(ev.buttonDownScenePos())
+        if self._drag_start is None:
+            return
+        here = self._clamped_cell(ev.scenePos())
+        if here is None:
+            return
+        (u0, s0), (u1, s1) = self._drag_start, here
+        region = (min(u0, u1), max(u0, u1), min(s0, s1), max(s0, s1))
+        self.show_region(region)
+        if ev.isFinish():
+            self._drag_start = None
+            self.region_selected.emit(*region)
 
     # ----------------------------------------------------------- hover/click
 

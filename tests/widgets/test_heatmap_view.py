@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from widgets.heatmap_view import HEATMAP_STYLES, HeatmapView
 
@@ -132,3 +132,70 @@ def test_highlight_unit_marks_one_row(view):
     assert view.highlighted_unit() == 3
     view.highlight_unit(None)
     assert not view.highlight_item.isVisible()
+
+
+def test_title_tooltip_holds_the_text_given(view):
+    view.set_title_tooltip("<b>h_t = o_t ⊙ tanh(c_t)</b>")
+    assert view.title_tooltip() == "<b>h_t = o_t ⊙ tanh(c_t)</b>"
+    assert view.plot_item.titleLabel.toolTip() == view.title_tooltip()
+
+
+def shift_drag(view, start: QtCore.QPoint, end: QtCore.QPoint) -> None:
+    """Press, move and release the left button with Shift held, as a user selecting."""
+    left, shift = QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.ShiftModifier
+    viewport = view.viewport()
+
+    def send(kind, point, button, buttons):
+        event = QtGui.QMouseEvent(
+            kind,
+            QtCore.QPointF(point),
+            QtCore.QPointF(viewport.mapToGlobal(point)),
+            button,
+            buttons,
+            shift,
+        )
+        QtWidgets.QApplication.sendEvent(viewport, event)
+
+    send(QtCore.QEvent.Type.MouseButtonPress, start, left, left)
+    for f in (0.25, 0.5, 0.75, 1.0):
+        point = QtCore.QPoint(
+            round(start.x() + f * (end.x() - start.x())),
+            round(start.y() + f * (end.y() - start.y())),
+        )
+        send(QtCore.QEvent.Type.MouseMove, point, QtCore.Qt.MouseButton.NoButton, left)
+    send(QtCore.QEvent.Type.MouseButtonRelease, end, left, QtCore.Qt.MouseButton.NoButton)
+
+
+def test_shift_drag_selects_a_units_by_steps_region(qtbot, qt_helpers, view):
+    start = qt_helpers.view_point(view, view.scene_pos_of(6, 15))
+    end = qt_helpers.view_point(view, view.scene_pos_of(2, 5))  # dragged up and to the left
+    with qtbot.assertNotEmitted(view.cursor_moved), qtbot.waitSignal(view.region_selected) as b:
+        shift_drag(view, start, end)
+    assert b.args == [2, 6, 5, 15]
+    assert view.region() == (2, 6, 5, 15)
+    assert view.region_item.isVisible()
+    rect = view.region_item.rect()
+    assert (rect.left(), rect.top(), rect.width(), rect.height()) == (4.5, 1.5, 11, 5)
+    view.show_region(None)
+    assert not view.region_item.isVisible() and view.region() is None
+
+
+def test_a_plain_drag_selects_only_in_selection_mode(qtbot, qt_helpers, view):
+    start = qt_helpers.view_point(view, view.scene_pos_of(1, 4))
+    end = qt_helpers.view_point(view, view.scene_pos_of(3, 9))
+    with qtbot.assertNotEmitted(view.region_selected):
+        qt_helpers.mouse_drag(view, start, end)
+    view.set_selection_mode(True)
+    assert view.selection_mode()
+    with qtbot.waitSignal(view.region_selected) as blocker:
+        qt_helpers.mouse_drag(view, start, end)
+    assert blocker.args == [1, 3, 4, 9]
+
+
+def test_a_drag_past_the_edge_selects_up_to_the_last_cell(qtbot, qt_helpers, view):
+    view.set_selection_mode(True)
+    start = qt_helpers.view_point(view, view.scene_pos_of(5, 12))
+    end = qt_helpers.view_point(view, view.scene_pos_of(12, 40))  # below and right of the image
+    with qtbot.waitSignal(view.region_selected) as blocker:
+        qt_helpers.mouse_drag(view, start, end)
+    assert blocker.args == [5, 7, 12, 19]
