@@ -29,6 +29,11 @@ ends with ``torch.cuda.synchronize()``. Reported:
 torch's default thread count is used (printed in the header).
 
     python benchmarks/bench_engines.py [--device cpu|cuda] [--quick] [--configs lstm:64x100x128 ...]
+
+``--readout`` measures something else: the training step of a task scored at its last step only
+(the adding problem) with the read-out applied only there (``Task.loss_steps``, as the app
+trains) against the read-out at every step, and against plain ``torch.nn`` with a last-step
+read-out; it prints the three times and their ratios.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -55,6 +61,7 @@ from engines.probe_schedule import (  # noqa: E402
     ProbeSchedule,
     display_schedules,
 )
+from engines.tasks.adding import AddingTask  # noqa: E402
 from engines.tasks.base import Batch, Task  # noqa: E402
 from engines.training import Trainer, TrainingConfig, run_training  # noqa: E402
 
@@ -305,6 +312,112 @@ def bench(
     return Result(config, str(device), plain_times, engine_times, rounds, **counts)
 
 
+# --- the read-out only where the loss is taken (--readout) -----------------------------------
+READOUT_SIDES = ("last-step read-out", "read-out everywhere", "plain, last step")
+
+
+class FixedAddingTask(AddingTask):
+    """The adding problem with one fixed batch, so no side pays for sampling."""
+
+    def __init__(self, length: int, batch: int) -> None:
+        super().__init__(length)
+        self.batch = super().sample(batch, torch.Generator().manual_seed(0))
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
+        return self.batch
+
+
+def bench_readout(config: BenchConfig, device: torch.device, seconds: float):
+    """Median ms per training step (forward, loss, backward, clipping, Adam) of the app's
+    ``Trainer.train_step`` on the adding problem with the read-out at the last step only (as it
+    trains now), with the read-out at every step (as before), and of plain ``torch.nn`` with a
+    last-step read-out; the three take turns step by step so machine noise hits all alike."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    task = FixedAddingTask(config.steps, config.batch)
+    everywhere_task = FixedAddingTask(config.steps, config.batch)
+    everywhere_task.loss_steps = None
+    training = TrainingConfig(lr=LR, batch_size=config.batch, clip=CLIP, test_size=1)
+    engine_config = EngineConfig(config.kind, task.input_size, config.hidden, 1)
+    last = Trainer.create(engine_config, task, training, device=str(device))
+    everywhere = Trainer.create(engine_config, everywhere_task, training, device=str(device))
+
+    torch.manual_seed(0)
+    rnn = _MODULES[config.kind](task.input_size, config.hidden, batch_first=True).to(device)
+    head = nn.Linear(config.hidden, 1).to(device)
+    params = [*rnn.parameters(), *head.parameters()]
+    optimizer = torch.optim.Adam(params, lr=LR)
+    batch = task.batch.to(device)
+    target = batch.targets[:, -1]
+
+    def plain_step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        out, _ = rnn(batch.inputs)
+        loss = nn.functional.mse_loss(head(out[:, -1]), target)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, CLIP)
+        float(loss.detach())
+        optimizer.step()
+
+    steps = [last.train_step, everywhere.train_step, plain_step]
+    times: list[list[float]] = [[], [], []]
+    for step in steps * 3:  # warm-up
+        step()
+    sync()
+    started = time.perf_counter()
+    round_index = 0
+    # One step of each side per round, the order rotating: a burst of load elsewhere on the
+    # machine then hits all three, and the medians ignore it.
+    # At least 3 rounds, but never past twice the time asked for: a loaded machine stays loaded.
+    while (elapsed := time.perf_counter() - started) < seconds or (
+        len(times[0]) < 3 and elapsed < 2 * seconds
+    ):
+        for side in _rotation(round_index):
+            begin = time.perf_counter()
+            steps[side]()
+            sync()
+            times[side].append(time.perf_counter() - begin)
+        round_index += 1
+    return [1000 * statistics.median(t) for t in times], round_index
+
+
+def _rotation(index: int) -> list[int]:
+    return [(index + k) % 3 for k in range(3)]
+
+
+def readout_main(device: torch.device, seconds: float) -> int:
+    configs = [BenchConfig(kind, 64, 100, 128) for kind in ("rnn", "lstm", "gru")]
+    print(
+        f"read-out only at the loss step: adding problem, {device}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, {seconds:g} s per engine, median ms per step; "
+        f"load average {_load()}",
+        flush=True,
+    )
+    header = ("engine", "BxTxH", *(f"{s} ms" for s in READOUT_SIDES), "everywhere/last")
+    header += ("last/plain", "everywhere/plain", "steps each")
+    rows = []
+    for config in configs:
+        (last, everywhere, plain), rounds = bench_readout(config, device, seconds)
+        rows.append(
+            (
+                config.kind.upper(),
+                config.sizes,
+                f"{last:.2f}",
+                f"{everywhere:.2f}",
+                f"{plain:.2f}",
+                f"{everywhere / last:.3f}",
+                f"{last / plain:.3f}",
+                f"{everywhere / plain:.3f}",
+                str(rounds),
+            )
+        )
+        print("  done: " + " | ".join(rows[-1]), flush=True)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for cells in [header, tuple("-" * w for w in widths), *rows]:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |")
+    print(f"\nload average at the end (1/5/15 min): {_load()}: other processes skew timings")
+    return 0
+
+
 HEADER = (
     "engine",
     "BxTxH",
@@ -367,6 +480,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="trace frames at 30/s and the gradient flow at 10/s with no budget (for comparison)",
     )
+    parser.add_argument(
+        "--readout",
+        action="store_true",
+        help="instead: the training step with the read-out at the last step only vs at every "
+        "step vs plain torch.nn with a last-step read-out (adding, 64x100x128, 10 s each)",
+    )
     args = parser.parse_args(argv)
 
     from engines.devices import resolve_device
@@ -375,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
         device = resolve_device(args.device)
     except ValueError as error:
         parser.error(str(error))
+    if args.readout:
+        return readout_main(device, args.seconds if args.seconds is not None else 10.0)
     configs = args.configs or (SMALL if args.quick else SMALL + BIG)
     seconds = args.seconds if args.seconds is not None else (2.0 if args.quick else 20.0)
     min_steps = args.min_steps if args.min_steps is not None else (3 if args.quick else 5)

@@ -61,15 +61,24 @@ class Task(ABC):
     baseline_loss: float
     baseline_metric: float
     input_names: tuple[str, ...] = ()
+    #: Where the loss is taken when that is the same steps for every sample, as a slice of
+    #: time (``slice(-1, None)``: the last step only; ``mask`` is then True there for every
+    #: sample and False elsewhere), or None. The training step applies the read-out only there.
+    loss_steps: slice | None = None
 
     @abstractmethod
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         """Draw ``batch_size`` samples on the CPU using only ``generator`` for randomness."""
 
     # --- loss and metric: shared by every task ------------------------------------------
-    def loss(self, outputs: torch.Tensor, batch: Batch) -> torch.Tensor:
-        """Mean loss over the masked steps. ``outputs`` is the read-out, (batch, time, output_size)."""
-        return masked_loss(self.loss_kind, outputs, batch.targets, batch.mask)
+    def loss(self, outputs: torch.Tensor, batch: Batch, steps: slice | None = None) -> torch.Tensor:
+        """Mean loss over the masked steps. ``outputs`` is the read-out, (batch, time,
+        output_size), or with ``steps`` (``loss_steps``) the read-out at those steps only: the
+        same value, bit for bit, without the boolean mask (which on CUDA waits for the GPU)."""
+        if steps is None:
+            return masked_loss(self.loss_kind, outputs, batch.targets, batch.mask)
+        # In the masked order (sample by sample), so the mean adds the same numbers alike.
+        return per_step_loss(self.loss_kind, outputs, batch.targets[:, steps]).reshape(-1).mean()
 
     @torch.no_grad()
     def metric(self, outputs: torch.Tensor, batch: Batch) -> float:
@@ -102,8 +111,11 @@ class Task(ABC):
 def masked_loss(
     kind: LossKind, outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
 ) -> torch.Tensor:
+    return per_step_loss(kind, outputs, targets)[mask].mean()
+
+
+def per_step_loss(kind: LossKind, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The loss of every sample at every step, (batch, time)."""
     if kind == "mse":
-        per_step = ((outputs - targets) ** 2).mean(dim=-1)
-    else:
-        per_step = F.cross_entropy(outputs.transpose(1, 2), targets, reduction="none")
-    return per_step[mask].mean()
+        return ((outputs - targets) ** 2).mean(dim=-1)
+    return F.cross_entropy(outputs.transpose(1, 2), targets, reduction="none")

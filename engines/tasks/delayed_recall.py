@@ -34,6 +34,7 @@ class DelayedRecallTask(TaskBase):
     length_label = "delay"
     min_length = 1
     default_length = 20
+    loss_steps = slice(-1, None)  # the answer is asked for at the last step only
 
     def __init__(self, delay: int = 20, n_symbols: int = 8) -> None:
         self.length = check_int("delay", delay, self.min_length, self.max_length)

@@ -104,6 +104,7 @@ class SequenceTask(TaskBase):
             self.length_label = "delay"
             self.sequence_length = 2 * self.window + self.delay
             self._n_offsets = steps - self.window + 1
+            self.loss_steps = slice(-self.window, None)  # the loss is on the recall only
 
         self._set_names(names)
         self._set_baseline()
