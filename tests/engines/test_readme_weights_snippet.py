@@ -22,6 +22,11 @@ def _snippet() -> str:
     return blocks[0]
 
 
+def test_the_readme_shows_the_same_snippet():
+    readme = (DOC.parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"```python\n{_snippet()}```" in readme
+
+
 def test_snippet_is_short():
     assert len(_snippet().strip().splitlines()) <= 12
 
