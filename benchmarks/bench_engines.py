@@ -29,6 +29,11 @@ ends with ``torch.cuda.synchronize()``. Reported:
 torch's default thread count is used (printed in the header).
 
     python benchmarks/bench_engines.py [--device cpu|cuda] [--quick] [--configs lstm:64x100x128 ...]
+        [--analyses jacobians,timescales,state_space]
+
+``--analyses`` measures the engine side with the "why it forgets" views open: the trainer
+computes those analyses on the probe (``Trainer.set_analyses``), the cheap ones with every
+trace frame, the Jacobian spectra on ``engines.probe_schedule.analysis_schedule()``.
 
 ``--readout`` measures something else: the training step of a task scored at its last step only
 (the adding problem) with the read-out applied only there (``Task.loss_steps``, as the app
@@ -59,6 +64,7 @@ from engines.probe_schedule import (  # noqa: E402
     TRACE_FRACTION,
     TRACE_RATE_HZ,
     ProbeSchedule,
+    analysis_schedule,
     display_schedules,
 )
 from engines.tasks.adding import AddingTask  # noqa: E402
@@ -208,6 +214,7 @@ def bench(
     warmup: int,
     block_seconds: float,
     strict: bool = False,
+    analyses: frozenset[str] = frozenset(),
 ) -> Result:
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     task = FixedBatchTask(config.batch, config.steps)
@@ -241,7 +248,14 @@ def bench(
     schedule, gradient_schedule = display_schedules()
     if strict:  # the wording: a frame every 30th of a second, whatever it costs
         schedule, gradient_schedule = ProbeSchedule(30.0, 1.0), ProbeSchedule(10.0, 1.0)
-    run = run_training(trainer, schedule=schedule, gradient_schedule=gradient_schedule, clock=clock)
+    trainer.set_analyses(analyses)  # the "why it forgets" views open (--analyses)
+    run = run_training(
+        trainer,
+        schedule=schedule,
+        gradient_schedule=gradient_schedule,
+        clock=clock,
+        analysis_schedule=analysis_schedule() if analyses else None,
+    )
 
     def engine_step():
         snap = next(run)
@@ -486,6 +500,14 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: the training step with the read-out at the last step only vs at every "
         "step vs plain torch.nn with a last-step read-out (adding, 64x100x128, 10 s each)",
     )
+    parser.add_argument(
+        "--analyses",
+        type=_analysis_kinds,
+        default=frozenset(),
+        metavar="KINDS",
+        help="also compute these analyses on the probe, as with the views open "
+        "(comma-separated: jacobians,timescales,state_space)",
+    )
     args = parser.parse_args(argv)
 
     from engines.devices import resolve_device
@@ -511,19 +533,31 @@ def main(argv: list[str] | None = None) -> int:
             else f"frames up to {TRACE_RATE_HZ:g}/s within {TRACE_FRACTION:.2%}, gradient "
             f"flow up to {GRADIENT_RATE_HZ:g}/s within {GRADIENT_FRACTION:.1%}; "
         )
+        + (f"analyses {','.join(sorted(args.analyses))}; " if args.analyses else "")
         + f"{seconds:g} s per config, >= {min_steps} steps; "
         f"load average {_load()}",
         flush=True,
     )
     rows = []
     for config in configs:
-        result = bench(config, device, seconds, min_steps, warmup, args.block, args.strict_rate)
+        result = bench(
+            config, device, seconds, min_steps, warmup, args.block, args.strict_rate, args.analyses
+        )
         rows.append(row(result))
         print("  done: " + " | ".join(rows[-1]), flush=True)
     print()
     print_table(rows)
     print(f"\nload average at the end (1/5/15 min): {_load()}: other processes skew timings")
     return 0
+
+
+def _analysis_kinds(text: str) -> frozenset[str]:
+    from engines.analysis import check_analysis_kinds
+
+    try:
+        return check_analysis_kinds(k.strip() for k in text.split(",") if k.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _load() -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engines.analysis import check_analysis_kinds
+
 
 @dataclass(frozen=True)
 class Pause:
@@ -52,4 +54,26 @@ class SetInterventions:
     interventions: tuple = ()
 
 
-Command = Pause | Resume | Step | Stop | SetLearningRate | SetClip | RequestProbe | SetInterventions
+@dataclass(frozen=True)
+class SetAnalyses:
+    """Compute these "why it forgets" analyses (``engines.analysis.ANALYSIS_KINDS``:
+    "jacobians", "timescales", "state_space") on the probe from now on, for the views that
+    are visible; an empty set turns them off. The next snapshot carries a probe."""
+
+    kinds: frozenset = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kinds", check_analysis_kinds(self.kinds))
+
+
+Command = (
+    Pause
+    | Resume
+    | Step
+    | Stop
+    | SetLearningRate
+    | SetClip
+    | RequestProbe
+    | SetInterventions
+    | SetAnalyses
+)

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 KINDS = ("rnn", "lstm", "gru")
-INITS = ("default", "orthogonal", "identity")
+INITS = ("default", "orthogonal", "identity", "chrono")
 MAX_LAYERS = 4
 MAX_HIDDEN = 1024
 
@@ -38,6 +38,8 @@ class EngineConfig:
     num_layers: int = 1
     init: str = "default"
     forget_bias: float = 1.0
+    #: Longest dependency the "chrono" init prepares for (Tallec & Ollivier 2018); 0 = not set.
+    chrono_t_max: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -50,6 +52,17 @@ class EngineConfig:
             raise ValueError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
         if not isinstance(self.forget_bias, int | float) or not math.isfinite(self.forget_bias):
             raise ValueError(f"forget_bias must be a finite number, got {self.forget_bias!r}")
+        _check_int("chrono_t_max", self.chrono_t_max, 0, 10_000_000)
+        if self.init == "chrono":
+            if self.kind == "rnn":
+                raise ValueError(
+                    "init 'chrono' sets gate biases: it needs an LSTM or a GRU, not an RNN"
+                )
+            if self.chrono_t_max < 2:
+                raise ValueError(
+                    "init 'chrono' needs chrono_t_max >= 2 (the longest dependency to "
+                    f"remember, e.g. the sequence length), got {self.chrono_t_max!r}"
+                )
 
     @property
     def gate_names(self) -> tuple[str, ...]:

@@ -89,6 +89,13 @@ class RecurrentEngine(nn.Module):
             return intervened_gradient_flow(self, x, loss_fn, interventions)
         return gradient_flow(self, x, loss_fn)
 
+    def jacobians(self, x: torch.Tensor, interventions=None):
+        """Step Jacobians ds_t/ds_{t-1}, numpy (layers, batch, time, S, S); s = h (RNN, GRU)
+        or (h, c) (LSTM, S = 2H, h first). See engines.jacobians."""
+        from engines.jacobians import jacobians
+
+        return jacobians(self, x, interventions)
+
     # --- helpers ---------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
@@ -164,6 +171,7 @@ def create_engine(
     init: str = "default",
     forget_bias: float = 1.0,
     seed: int | None = None,
+    chrono_t_max: int = 0,
 ) -> RecurrentEngine:
     """Build an engine; ``seed`` makes its initial weights reproducible.
 
@@ -182,6 +190,7 @@ def create_engine(
         num_layers=num_layers,
         init=init,
         forget_bias=float(forget_bias),
+        chrono_t_max=chrono_t_max,
     )
     return build_engine(config, device=device, seed=seed)
 

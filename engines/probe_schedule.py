@@ -50,3 +50,14 @@ def display_schedules() -> tuple[ProbeSchedule, ProbeSchedule]:
         ProbeSchedule(TRACE_RATE_HZ, TRACE_FRACTION),
         ProbeSchedule(GRADIENT_RATE_HZ, GRADIENT_FRACTION),
     )
+
+
+#: The "why it forgets" analyses that cost more than a trace (the Jacobian spectra, the RNN's
+#: eigenvalues; engines.live_analysis): up to 10 a second within 0.5 % of training time, on top
+#: of the budget above (the cheap analyses ride along with the trace frames, inside theirs).
+ANALYSIS_RATE_HZ, ANALYSIS_FRACTION = 10.0, 0.005
+
+
+def analysis_schedule() -> ProbeSchedule:
+    """The schedule of the costly analyses as the app's trainer uses it."""
+    return ProbeSchedule(ANALYSIS_RATE_HZ, ANALYSIS_FRACTION)

@@ -21,6 +21,7 @@ from engines.commands import (
     Pause,
     RequestProbe,
     Resume,
+    SetAnalyses,
     SetClip,
     SetInterventions,
     SetLearningRate,
@@ -32,6 +33,7 @@ from engines.engine import RecurrentEngine, build_engine
 from engines.gradient_flow import GradientFlow, gradient_flow
 from engines.intervened_flow import intervened_gradient_flow
 from engines.interventions import check_interventions
+from engines.live_analysis import LiveAnalysis
 from engines.probe import Trace, probe_states, trace_from_states
 from engines.probe_schedule import ProbeSchedule
 from engines.stepper import SteppedStates, stepped_states
@@ -117,6 +119,9 @@ class ProbeFrame:
     probe_loss: float | None = None
     reference_loss: float | None = None
     interventions: tuple = ()
+    # The "why it forgets" analyses asked for by SetAnalyses, as plain numpy keyed as in
+    # engines.live_analysis (None: none computed for this frame; views keep the last).
+    analysis: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +205,8 @@ class Trainer:
         self._probed: tuple[int, tuple] = (-1, ())
         #: Applied to the probe only (never to training or the weights): see set_interventions.
         self.interventions: tuple = ()
+        #: The analyses attached to probe frames (SetAnalyses) and their state between frames.
+        self.analysis = LiveAnalysis()
 
     @classmethod
     def create(
@@ -316,6 +323,27 @@ class Trainer:
     def add_gradients(self, frame: ProbeFrame) -> ProbeFrame:
         return replace(frame, gradients=self.gradient_flow())
 
+    def set_analyses(self, kinds) -> None:
+        """Attach these analyses (engines.analysis.ANALYSIS_KINDS) to probe frames from now
+        on; an empty set stops them. ValueError naming an unknown one."""
+        self.analysis.set_kinds(kinds)
+
+    def add_analysis(self, frame: ProbeFrame, kinds=None) -> ProbeFrame:
+        """``frame`` with the analyses ``kinds`` (default: all that are set) merged into its
+        ``analysis``, computed from the states of the probe just taken (under interventions,
+        the altered run's)."""
+        step, states = self._probed
+        if step != self.step:
+            return frame
+        if isinstance(states, SteppedStates):
+            layers, params, plans = states.layers, states.params, states.plans
+        else:
+            layers, params, plans = states[0], None, None
+        result = self.analysis.compute(self.engine, layers, kinds, params=params, plans=plans)
+        if not result:
+            return frame
+        return replace(frame, analysis={**(frame.analysis or {}), **result})
+
     def _probe_intervened(self, with_gradients: bool) -> ProbeFrame:
         """The altered probe (engines.stepper) beside the unaltered one, and both losses."""
         inputs_tensor = self.probe_batch.inputs
@@ -426,6 +454,7 @@ def run_training(
     schedule: ProbeSchedule | None = None,
     gradient_schedule: ProbeSchedule | None = None,
     clock=time.perf_counter,
+    analysis_schedule: ProbeSchedule | None = None,
 ) -> Generator[Snapshot, Command | None, None]:
     """Train, yielding a Snapshot after every step; ``send`` a Command between steps.
 
@@ -433,7 +462,9 @@ def run_training(
     evaluation and probe; a trainer already at ``steps`` yields only that, as "finished". A
     probe rides along when ``schedule`` says one is due or a ``RequestProbe`` arrived; it
     carries the gradient flow (the costlier part) when ``gradient_schedule`` is due too, or
-    always where there is no ``gradient_schedule``.
+    always where there is no ``gradient_schedule``. Analyses set by ``SetAnalyses`` ride
+    along too: the cheap ones with every probe, the costly ones (Jacobian spectra) when
+    ``analysis_schedule`` is due, or with every probe where there is none.
     While paused, each ``send`` applies its command and yields without training (a
     ``Step(n)`` trains n steps and stays paused). A diverging loss yields an "error"
     snapshot whose message says what to try, and ends the run. ``steps`` ends it as
@@ -453,6 +484,9 @@ def run_training(
             start = clock()
             with_gradients = gradient_schedule is None or gradient_schedule.due(start)
             frame = trainer.probe(with_gradients=False)
+            cheap, costly = trainer.analysis.split(trainer.engine.config.kind)
+            if cheap:  # inside the trace's own time: the trace schedule accounts for it
+                frame = trainer.add_analysis(frame, cheap)
             middle = clock()
             if schedule is not None:
                 schedule.record(start, middle)
@@ -460,6 +494,11 @@ def run_training(
                 frame = trainer.add_gradients(frame)
                 if gradient_schedule is not None:
                     gradient_schedule.record(middle, clock())
+            if costly and (analysis_schedule is None or analysis_schedule.due(clock())):
+                begun = clock()
+                frame = trainer.add_analysis(frame, costly)
+                if analysis_schedule is not None:
+                    analysis_schedule.record(begun, clock())
         return Snapshot(
             step=trainer.step,
             state=state,
@@ -491,6 +530,9 @@ def run_training(
         elif isinstance(command, SetInterventions):
             trainer.set_interventions(command.interventions)
             probe_wanted = True  # show the consequence at once, paused or not
+        elif isinstance(command, SetAnalyses):
+            trainer.set_analyses(command.kinds)
+            probe_wanted = True  # fill the views just opened
 
     if steps is not None and trainer.step >= steps:  # nothing to train: evaluate only
         yield snapshot("finished", evaluate=True, probe=True)

@@ -18,7 +18,12 @@ from resources.default_settings import DEFAULT_SETTINGS
 
 ENGINES = (("rnn", "RNN"), ("lstm", "LSTM"), ("gru", "GRU"))
 OPTIMIZERS = (("adam", "Adam"), ("sgd", "SGD"), ("rmsprop", "RMSprop"))
-INITS = (("default", "default"), ("orthogonal", "orthogonal"), ("identity", "identity"))
+INITS = (
+    ("default", "default"),
+    ("orthogonal", "orthogonal"),
+    ("identity", "identity"),
+    ("chrono", "chrono (LSTM/GRU)"),
+)
 
 DEFAULTS = DEFAULT_SETTINGS
 
