@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from engines.config import GATE_NAMES
 from engines.interventions import LayerPlan, gate_block, plan_interventions
-from engines.probe import LayerStates, full_precision
+from engines.probe import LayerStates
+from engines.threads import single_threaded_numpy_blas
 
 
 @dataclass
@@ -179,28 +181,130 @@ def step_through(
     )
 
 
-@torch.no_grad()
 def stepped_states(engine, x: torch.Tensor, interventions, validate: bool = True) -> SteppedStates:
     """The probe under ``interventions``: every layer's states and gates stacked (batch, time,
-    hidden) like ``engines.probe.probe_states``, and the read-out of the altered run. No
-    autograd; full fp32 on CUDA (TF32 off), as the probe."""
+    hidden) like ``engines.probe.probe_states``, and the read-out of the altered run, as
+    tensors on the engine's device.
+
+    No autograd, and not in torch: the loop over time runs in numpy on the CPU, whose per-op
+    cost is a fraction of torch's (the probe batch is small; a step is a few tiny ops), in the
+    engine's precision (fp32 math, no TF32). ``step_through`` is its torch reference.
+    """
     engine.check_input(x, finite=validate)
-    kind = engine.config.kind
-    with full_precision(engine.device):
-        x, plans, params = _layer_inputs(engine, x, None, interventions)
-        layers = []
-        layer_input = x
-        for k, layer_params in enumerate(params):
-            h, c, g = _run_layer(kind, layer_input, layer_params, _Masks(plans[k], x))
-            hidden = torch.stack(h, dim=1)
-            layers.append(
-                LayerStates(
-                    inputs=layer_input,
-                    hidden=hidden,
-                    cell=None if c is None else torch.stack(c, dim=1),
-                    gates={name: torch.stack(v, dim=1) for name, v in g.items()},
-                )
+    single_threaded_numpy_blas()
+    config = engine.config
+    kind = config.kind
+    device = engine.device
+    dtype = engine.readout.weight.dtype
+    inputs = x.detach().to("cpu", dtype=dtype).numpy()
+    plans = plan_interventions(interventions, config, inputs.shape[1])
+    layers, params = [], []
+    layer_input = inputs
+    for k in range(config.num_layers):
+        edited = edited_parameters(
+            kind, tuple(p.detach().to("cpu") for p in engine.layer_parameters(k)), plans[k]
+        )
+        hidden, cell, gates = _run_layer_numpy(
+            kind, layer_input, [p.numpy() for p in edited], plans[k]
+        )
+        layers.append(
+            LayerStates(
+                inputs=_tensor(layer_input, device),
+                hidden=_tensor(hidden, device),
+                cell=None if cell is None else _tensor(cell, device),
+                gates={name: _tensor(value, device) for name, value in gates.items()},
             )
-            layer_input = hidden
-        outputs = engine.readout(layer_input)
+        )
+        params.append(tuple(p.to(device) for p in edited))
+        layer_input = hidden
+    weight = engine.readout.weight.detach().to("cpu").numpy()
+    bias = engine.readout.bias.detach().to("cpu").numpy()
+    outputs = _tensor(layer_input @ weight.T + bias, device)
     return SteppedStates(layers, outputs, plans, params)
+
+
+def _tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device)
+
+
+def _sigmoid(values: np.ndarray) -> None:
+    """In place: 1 / (1 + exp(-v))."""
+    np.negative(values, out=values)
+    np.exp(values, out=values)
+    values += 1
+    np.reciprocal(values, out=values)
+
+
+def _numpy_masks(plan: LayerPlan, dtype):
+    clamps = {
+        gate: (mask, plan.clamp_values[gate].astype(dtype), mask.any(axis=1).tolist())
+        for gate, mask in plan.clamp_masks.items()
+    }
+    ablate = None
+    if plan.ablate is not None:
+        ablate = (plan.ablate, plan.ablate.any(axis=1).tolist())
+    return clamps, ablate
+
+
+def _run_layer_numpy(kind: str, inputs: np.ndarray, params, plan: LayerPlan):
+    """``_run_layer`` in numpy, writing into preallocated (batch, time, ...) arrays."""
+    weight_ih, weight_hh, bias_ih, bias_hh = params
+    batch, steps, _ = inputs.shape
+    size = weight_hh.shape[1]
+    dtype = weight_hh.dtype
+    from_input = inputs @ weight_ih.T + bias_ih  # every step's input part at once (B, T, G*H)
+    recurrent = np.ascontiguousarray(weight_hh.T)
+    clamps, ablate = _numpy_masks(plan, dtype)
+    names = GATE_NAMES[kind]
+    slots = {name: slice(j * size, (j + 1) * size) for j, name in enumerate(names)}
+    gates = np.empty((batch, steps, len(names) * size), dtype=dtype)  # activations, stacked
+    hidden = np.empty((batch, steps, size), dtype=dtype)
+    cell = np.empty((batch, steps, size), dtype=dtype) if kind == "lstm" else None
+    h = np.zeros((batch, size), dtype=dtype)
+    c = np.zeros((batch, size), dtype=dtype)
+
+    def clamp(name: str, t: int, value: np.ndarray) -> None:
+        held = clamps.get(name)
+        if held is not None and held[2][t]:
+            np.copyto(value, held[1][t], where=held[0][t])
+
+    def silence(t: int, state: np.ndarray) -> None:
+        if ablate is not None and ablate[1][t]:
+            np.copyto(state, 0, where=ablate[0][t])
+
+    with np.errstate(over="ignore"):  # exp(-v) of a very negative v: inf, sigmoid 0
+        for t in range(steps):
+            step = gates[:, t]
+            if kind == "lstm":
+                np.add(from_input[:, t], h @ recurrent, out=step)
+                step += bias_hh
+                g = step[:, slots["candidate"]]
+                candidate = g.copy()
+                _sigmoid(step)  # i, f and o in one call; the g slot is overwritten next
+                np.tanh(candidate, out=g)
+                for name in names:
+                    clamp(name, t, step[:, slots[name]])
+                i, f, o = (step[:, slots[n]] for n in ("input", "forget", "output"))
+                c = f * c + i * g
+                silence(t, c)
+                h = o * np.tanh(c)
+                cell[:, t] = c
+            elif kind == "gru":
+                from_hidden = h @ recurrent + bias_hh
+                r, z, n = (step[:, slots[name]] for name in names)
+                both = slice(0, 2 * size)
+                np.add(from_input[:, t, both], from_hidden[:, both], out=step[:, both])
+                _sigmoid(step[:, both])
+                clamp("reset", t, r)  # before n: n sees it
+                clamp("update", t, z)
+                np.tanh(from_input[:, t, 2 * size :] + r * from_hidden[:, 2 * size :], out=n)
+                clamp("candidate", t, n)
+                h = (1 - z) * n + z * h  # exact at z = 0 and at z = 1
+            else:
+                np.add(from_input[:, t], h @ recurrent, out=step)
+                step += bias_hh
+                clamp("preactivation", t, step)
+                h = np.tanh(step)
+            silence(t, h)
+            hidden[:, t] = h
+    return hidden, cell, {name: gates[..., slots[name]] for name in names}

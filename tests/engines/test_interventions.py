@@ -337,6 +337,33 @@ def test_gradient_flow_under_interventions_matches_autograd_through_the_stepper(
     assert not np.allclose(flow.hidden, plain.hidden, rtol=1e-3)  # the altered run's own
 
 
+@pytest.mark.parametrize(
+    "kind, interventions",
+    [(k, case) for k, cases in CASES.items() for case in cases],
+    ids=lambda v: v if isinstance(v, str) else "+".join(type(i).__name__ for i in v),
+)
+def test_the_probe_under_interventions_matches_the_torch_stepper(kind, interventions, device):
+    """The probe's numpy loop against the autograd reference's torch loop, same interventions."""
+    engine = _engine(kind, device, layers=2)
+    x = _inputs(device)
+    run = stepped_states(engine, x, interventions)
+    with torch.no_grad():
+        reference = step_through(engine, x, interventions=interventions)
+    assert run.outputs.device == engine.device and run.layers[0].hidden.device == engine.device
+    for k, layer in enumerate(run.layers):
+        expected = torch.stack(reference.hidden[k], dim=1)
+        torch.testing.assert_close(layer.hidden, expected, atol=2e-6, rtol=0)
+        if kind == "lstm":
+            torch.testing.assert_close(
+                layer.cell, torch.stack(reference.cell[k], dim=1), atol=2e-6, rtol=0
+            )
+        for name, values in reference.gates[k].items():
+            torch.testing.assert_close(
+                layer.gates[name], torch.stack(values, dim=1), atol=2e-6, rtol=0
+            )
+    torch.testing.assert_close(run.outputs, reference.outputs, atol=2e-6, rtol=0)
+
+
 def test_a_clamped_gate_passes_no_gradient_to_its_weights():
     """Autograd through the stepper: the forget block's weights get nothing where f is held."""
     engine = create_engine("lstm", 3, 4, 1, seed=0)
