@@ -1,7 +1,8 @@
 """Frame-by-frame writers of animated GIF and MP4, in constant memory.
 
-GIF: each frame gets its own 256-colour palette (Pillow's fast octree quantizer, no dithering,
-so flat heatmap cells stay flat) and is appended to the open file at once. imageio's Pillow
+GIF: each frame gets its own 256-colour palette (Pillow's fast octree quantizer on a quarter of
+the pixels, no dithering, so flat heatmap cells stay flat) and is appended to the open file at
+once. imageio's Pillow
 plugin would keep every frame until the end and quantize them all then: measured here, 2.6 s for
 20 frames of 1280×800 and 3 MB of memory per frame, against ~25 ms and nothing kept per frame
 this way. MP4: imageio's ffmpeg writer (H.264, yuv420p), which streams frames to the ``ffmpeg``
@@ -67,10 +68,33 @@ class GifWriter:
         return 10 * max(2, ticks)
 
     def append(self, rgb: np.ndarray) -> None:
-        from PIL import GifImagePlugin, Image
+        for _ in self.append_steps(rgb):
+            pass
 
-        image = Image.fromarray(np.ascontiguousarray(rgb[..., :3]), "RGB")
-        frame = image.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    def append_steps(self, rgb: np.ndarray):
+        """:meth:`append` in two pieces (quantize, then encode and write), yielding between."""
+        frame = self.quantized(rgb)
+        yield
+        self.write(frame)
+
+    @staticmethod
+    def quantized(rgb: np.ndarray):
+        """``rgb`` as a 256-colour palette image.
+
+        The palette is found on every other pixel of every other row (a quarter of the work;
+        flat plots lose nothing by it), then the whole frame is mapped onto it: ~10 ms at
+        1280×800 here, against ~15–100 ms for the quantizer on the full frame.
+        """
+        from PIL import Image
+
+        rgb = np.ascontiguousarray(rgb[..., :3])
+        sample = Image.fromarray(np.ascontiguousarray(rgb[::2, ::2]), "RGB")
+        palette = sample.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+        return Image.fromarray(rgb, "RGB").quantize(palette=palette, dither=Image.Dither.NONE)
+
+    def write(self, frame) -> None:
+        from PIL import GifImagePlugin
+
         if self._count == 0:
             header, _ = GifImagePlugin.getheader(frame, info={"loop": self._loop})
             for chunk in header:
@@ -110,6 +134,10 @@ class Mp4Writer:
 
     def append(self, rgb: np.ndarray) -> None:
         self._writer.append_data(np.ascontiguousarray(rgb[..., :3]))
+
+    def append_steps(self, rgb: np.ndarray):
+        self.append(rgb)
+        yield
 
     def close(self) -> None:
         self._writer.close()

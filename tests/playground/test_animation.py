@@ -159,7 +159,7 @@ def test_job_renders_in_slices_and_reports_progress(recorded, qtbot, tmp_path):
         job.start()
     assert finished.args == [str(tmp_path / "h.gif")]
     assert len(gif_frames(tmp_path / "h.gif")) == 3
-    assert len(progress) > 1 and progress[-1] == (7, 7)
+    assert len(progress) > 1 and progress[-1] == (4, 4)
     assert [d for d, _ in progress] == sorted(d for d, _ in progress)
     assert not job.is_running()
 
