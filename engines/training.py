@@ -216,9 +216,21 @@ class Trainer:
         config: TrainingConfig,
         device: str = "cpu",
         probe_batch: Batch | None = None,
+        weights_seed: int | None = None,
     ) -> Trainer:
-        """Build the engine with the run's seed, so a seed fixes the whole run."""
-        engine = build_engine(engine_config, device=device, seed=config.seed)
+        """Build the engine with the run's seed, so a seed fixes the whole run.
+
+        ``weights_seed`` draws the initial weights from another seed while the batches, the
+        held-out and the probe sets still come from ``config.seed`` (the data seed): engines
+        compared side by side then see identical data, whatever their weights.
+        """
+        if weights_seed is None:
+            weights_seed = config.seed
+        elif (
+            isinstance(weights_seed, bool) or not isinstance(weights_seed, int) or weights_seed < 0
+        ):
+            raise ValueError(f"weights_seed must be a non-negative integer, got {weights_seed!r}")
+        engine = build_engine(engine_config, device=device, seed=weights_seed)
         return cls(engine, task, config, probe_batch)
 
     @property
