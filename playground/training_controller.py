@@ -60,6 +60,9 @@ class TrainingController(QObject):
     run_failed = Signal(str)  # a message for the user
     reply_received = Signal(int, object)  # request id, its answer (an Exception on failure)
     responsiveness_changed = Signal(bool)  # False: the trainer stopped answering
+    #: The child process's entry point, called as ``(conn, spec, autostart, resume)``
+    #: (``playground.compare_controller`` runs its lockstep trainer the same way).
+    process_target = staticmethod(trainer_main)
 
     def __init__(self, parent: QObject | None = None, poll_ms: int = POLL_MS) -> None:
         super().__init__(parent)
@@ -103,7 +106,7 @@ class TrainingController(QObject):
         self.shutdown()
         parent_conn, child_conn = self._context.Pipe(duplex=True)
         process = self._context.Process(
-            target=trainer_main,
+            target=self.process_target,
             args=(child_conn, spec, autostart, resume),
             daemon=True,
             name="seq-playground-trainer",
