@@ -461,6 +461,7 @@ class AnimationJob(QtCore.QObject):
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._slice)
         self._state = "ready"
+        self._busy = False
 
     def start(self) -> None:
         if self._state == "ready":
@@ -480,8 +481,17 @@ class AnimationJob(QtCore.QObject):
         self.cancelled.emit()
 
     def _slice(self) -> None:
-        if self._state != "running":
+        # A modal QProgressDialog's setValue runs the event loop inside ``progressed``: a
+        # timer tick arriving then must not start a second slice inside this one.
+        if self._state != "running" or self._busy:
             return
+        self._busy = True
+        try:
+            self._run_slice()
+        finally:
+            self._busy = False
+
+    def _run_slice(self) -> None:
         started = time.perf_counter()
         while True:
             before = time.perf_counter()
