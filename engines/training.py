@@ -486,9 +486,11 @@ def run_training(
     state = "paused" if start_paused else "running"
     elapsed = 0.0
     probe_wanted = False
+    analysis_forced = False  # the next probe carries every analysis asked for
     pending_steps = 0
 
     def snapshot(state, loss=None, grad_norm=None, evaluate=False, probe=False, message=""):
+        nonlocal analysis_forced
         test_loss = test_metric = frame = None
         if evaluate:
             test_loss, test_metric = trainer.evaluate()
@@ -506,7 +508,8 @@ def run_training(
                 frame = trainer.add_gradients(frame)
                 if gradient_schedule is not None:
                     gradient_schedule.record(middle, clock())
-            if costly and (analysis_schedule is None or analysis_schedule.due(clock())):
+            forced, analysis_forced = analysis_forced, False  # views just opened
+            if costly and (forced or analysis_schedule is None or analysis_schedule.due(clock())):
                 begun = clock()
                 frame = trainer.add_analysis(frame, costly)
                 if analysis_schedule is not None:
@@ -526,7 +529,7 @@ def run_training(
         )
 
     def apply_command(command) -> None:
-        nonlocal state, pending_steps, probe_wanted
+        nonlocal state, pending_steps, probe_wanted, analysis_forced
         if isinstance(command, Pause):
             state = "paused"
         elif isinstance(command, Resume):
@@ -544,7 +547,7 @@ def run_training(
             probe_wanted = True  # show the consequence at once, paused or not
         elif isinstance(command, SetAnalyses):
             trainer.set_analyses(command.kinds)
-            probe_wanted = True  # fill the views just opened
+            probe_wanted = analysis_forced = True  # fill the views just opened, at once
 
     if steps is not None and trainer.step >= steps:  # nothing to train: evaluate only
         yield snapshot("finished", evaluate=True, probe=True)

@@ -18,7 +18,7 @@ from engines.analysis import (
     sorted_timescales,
     spectral_radius,
 )
-from engines.commands import SetAnalyses
+from engines.commands import RequestProbe, SetAnalyses
 from engines.config import EngineConfig
 from engines.engine import build_engine, create_engine
 from engines.interventions import Clamp
@@ -359,3 +359,15 @@ def test_analyses_under_interventions_use_the_altered_run():
     frame = trainer.add_analysis(trainer.probe(with_gradients=False))
     # The cell path is the identity: nothing forgets along it, at any distance.
     assert np.all(frame.analysis["product_norms"] >= 1.0 - 1e-6)
+
+
+def test_views_opened_while_paused_are_filled_at_once_whatever_the_schedule():
+    trainer = _trainer()
+    sparse = ProbeSchedule(rate_hz=1e-6, max_fraction=1.0)  # due once, then not for ages
+    run = run_training(trainer, start_paused=True, analysis_schedule=sparse)
+    next(run)
+    first = run.send(SetAnalyses({"jacobians"})).probe
+    assert "singular_values" in first.analysis
+    assert run.send(RequestProbe()).probe.analysis is None  # the schedule holds it back
+    again = run.send(SetAnalyses({"jacobians", "state_space"})).probe
+    assert {"singular_values", "state_space"} <= set(again.analysis)
