@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from engines.atomic_files import atomic_path
-from playground.run_files import solved_threshold
+from playground.run_summary import solved_threshold
 
 ENGINE_COLOURS = {"rnn": (214, 39, 40), "lstm": (31, 119, 180), "gru": (44, 160, 44)}
 OTHER_COLOURS = [(148, 103, 189), (255, 127, 14), (140, 86, 75), (127, 127, 127)]

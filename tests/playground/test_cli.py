@@ -1,5 +1,6 @@
 """The ``seq-playground`` command line: the train run folder, its reproducibility, progress,
-one-line errors for every bad option, Ctrl+C, divergence, and running without Qt."""
+one-line errors for every bad option, divergence, and running without Qt. (Continuing runs:
+test_train_resume.py; signals and full disks: test_cli_signals.py.)"""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ import csv
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -18,7 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from playground.cli import main, version
+from playground.cli import main
+from playground.options import version
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--length", "8", "--hidden", "8", "--batch", "16", "--eval-every", "3", "--threads", "1"]
@@ -59,6 +59,8 @@ def test_train_writes_the_run_folder(tmp_path, capsys):
         "summary.json",
         "weights.safetensors",
         "weights.json",
+        "training_state.pt",
+        "frames.npz",
     }
 
     rows = read_csv(out / "metrics.csv")
@@ -90,6 +92,16 @@ def test_train_writes_the_run_folder(tmp_path, capsys):
     engine = load_weights(out / "weights.safetensors")
     assert engine.config.to_dict() == config["engine"]
     assert "lstm on adding (length 8)" in capsys.readouterr().err
+
+    # The folder is the app's experiment file too: the format module reads all of it.
+    from playground.run_folder import open_run_folder
+
+    contents = open_run_folder(out)
+    assert contents.problems == [] and contents.version == 2
+    assert contents.training_state["step"] == 6 and contents.step == 6
+    # A probe frame at every evaluation (0, 3, 6): the same steps a resumed run records.
+    assert [frame.step for frame, _ in contents.frames] == [0, 3, 6]
+    assert contents.frames[-1][0].trace.hidden.shape[1] == 1  # one probe sequence, as the app
 
 
 def test_config_json_reproduces_the_run_bit_for_bit(tmp_path):
@@ -169,33 +181,6 @@ def test_diverged_run_writes_what_it_has_and_exits_1(tmp_path, capsys, monkeypat
     assert (out / "config.json").exists()
 
 
-def test_ctrl_c_keeps_the_files_and_exits_130(tmp_path):
-    out = tmp_path / "run"
-    args = ["train", "--steps", "100000", "--eval-every", "5", "--length", "8", "--hidden", "8"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "playground", *args, "--threads", "1", "--out", str(out)],
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    try:
-        first = process.stderr.readline()  # the step-0 line: training has begun
-        assert first.startswith("step 0/"), first
-        time.sleep(0.3)
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 130, err
-    assert "Traceback" not in err and "interrupted at step" in err
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["status"] == "interrupted" and summary["steps"] > 0
-    rows = read_csv(out / "metrics.csv")
-    assert int(rows[-1]["step"]) >= summary["steps"] - 1
-    assert (out / "weights.safetensors").exists()
-
-
 # --- errors: one line, exit 2, never a traceback ----------------------------------------------
 BAD_TRAIN = {
     "unknown task": (["--task", "nope"], "unknown task 'nope'; choose one of: adding"),
@@ -207,7 +192,7 @@ BAD_TRAIN = {
     "lr 0": (["--lr", "0"], "argument --lr: learning rate must be a number in (0, 10]"),
     "lr negative": (["--lr", "-1e-3"], "argument --lr"),
     "batch 0": (["--batch", "0"], "argument --batch: batch_size must be"),
-    "steps 0": (["--steps", "0"], "argument --steps: must be an integer >= 1"),
+    "steps -1": (["--steps", "-1"], "argument --steps: must be an integer >= 0"),
     "unknown init": (["--init", "zeros"], "argument --init"),
     "negative seed": (["--seed", "-1"], "argument --seed"),
     "unknown optimizer": (["--optimizer", "lbfgs"], "argument --optimizer"),
@@ -216,7 +201,8 @@ BAD_TRAIN = {
     "task option": (["--task-option", "speed=3"], "argument --task-option: unknown option"),
     "objective without data": (["--objective", "recall"], "need --data FILE"),
     "missing data file": (["--data", "no_such.csv"], "argument --data: no_such.csv"),
-    "bad config": (["--config", "no_such.json"], "--config no_such.json: cannot be read"),
+    "bad config": (["--config", "no_such.json"], "argument --config: no_such.json: is missing"),
+    "weights missing": (["--weights", "no_such.pt"], "argument --weights: no_such.pt: no such"),
 }
 
 
@@ -315,8 +301,9 @@ def _no_qt_dir(tmp_path) -> Path:
 
 def test_cli_imports_no_qt():
     code = (
-        "import sys, playground.cli, playground.run_files, playground.horizon, "
-        "playground.progress\n"
+        "import sys, playground.cli, playground.options, playground.train_command, "
+        "playground.train_run, playground.horizon, playground.horizon_runs, "
+        "playground.progress, playground.run_writer\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph')]\n"
         "assert not bad, bad\n"
     )
@@ -372,6 +359,9 @@ def test_help_exits_0(capsys):
     assert main(["train", "--help"]) == 0
     assert "--out" in capsys.readouterr().out
     assert main(["horizon", "--help"]) == 0
+    assert "--jobs" in capsys.readouterr().out
+    assert main(["export", "--help"]) == 0
+    assert "--animate" in capsys.readouterr().out
 
 
 def test_window_without_qt_is_one_line(monkeypatch, capsys):

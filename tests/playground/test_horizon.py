@@ -1,5 +1,6 @@
-"""The ``horizon`` command: a row per engine x length x seed, the PNG (when Qt is there), the
-CSV alone when it is not, what an interrupted sweep keeps, and the "solved" rule."""
+"""The ``horizon`` command: a run folder and a row per engine x length x seed, the PNG (when
+Qt is there), the CSV alone when it is not; a sweep that resumes, runs N at a time, or is
+planned for a job scheduler and collected afterwards; and the "solved" rule."""
 
 from __future__ import annotations
 
@@ -8,20 +9,25 @@ import importlib.util
 import json
 import math
 import os
+import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from playground import horizon as horizon_module
+from playground import horizon_runs
 from playground.cli import main
-from playground.run_files import is_solved, solved_threshold
+from playground.run_summary import is_solved, solved_threshold
 
 ROOT = Path(__file__).resolve().parents[2]
 HAS_QT = all(importlib.util.find_spec(m) for m in ("PySide6", "pyqtgraph"))
 TINY = ["--steps", "2", "--hidden", "4", "--batch", "8", "--eval-every", "2", "--threads", "1"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+#: The sweep compared across --jobs 1, --jobs 2 and --plan/--collect (two runs: every
+#: ``train`` process costs a torch import, seconds on a loaded 2-core machine).
+SWEEP = ["horizon", "--engines", "rnn,gru", "--lengths", "4", *TINY]
 
 
 def read_rows(path):
@@ -29,20 +35,44 @@ def read_rows(path):
         return list(csv.DictReader(handle))
 
 
-def test_horizon_writes_a_row_per_run_and_the_png(tmp_path, capsys):
+def table(out):
+    """horizon.csv without the seconds column (wall time differs from run to run)."""
+    return [
+        {k: v for k, v in row.items() if k != "seconds"} for row in read_rows(out / "horizon.csv")
+    ]
+
+
+def file_times(folder):
+    return {p.name: p.stat().st_mtime_ns for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """SWEEP run in this process, one run at a time."""
+    out = tmp_path_factory.mktemp("reference")
+    assert main([*SWEEP, "--out", str(out)]) == 0
+    return out
+
+
+def test_horizon_writes_a_run_folder_and_a_row_per_run_and_the_png(tmp_path, capsys):
     out = tmp_path / "sweep"
     argv = ["horizon", "--engines", "rnn,gru", "--lengths", "4,6", "--seeds", "0,1", *TINY]
     assert main([*argv, "--out", str(out)]) == 0
     rows = read_rows(out / "horizon.csv")
-    assert list(rows[0]) == list(horizon_module.COLUMNS)
-    runs = {(r["engine"], int(r["length"]), int(r["seed"])) for r in rows}
-    assert runs == {(e, n, s) for e in ("rnn", "gru") for n in (4, 6) for s in (0, 1)}
-    assert len(rows) == 8
+    assert list(rows[0]) == list(horizon_runs.COLUMNS)
+    runs = [(r["engine"], int(r["length"]), int(r["seed"])) for r in rows]
+    # in the plan's order: length, engine, seed
+    assert runs == [(e, n, s) for n in (4, 6) for e in ("rnn", "gru") for s in (0, 1)]
     for row in rows:
         assert row["task"] == "adding" and row["status"] == "finished" and row["steps"] == "2"
         assert float(row["baseline_metric"]) == pytest.approx(1 / 6)
         assert math.isfinite(float(row["final_test_metric"]))
         assert row["solved"] in ("True", "False")
+        folder = out / "runs" / f"{row['engine']}-L{row['length']}-s{row['seed']}"
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["final_test_metric"] == float(row["final_test_metric"])
+        assert (folder / "weights.safetensors").exists()
+        assert (folder / "training_state.pt").exists()
     settings = json.loads((out / "horizon.json").read_text())
     assert settings["lengths"] == [4, 6] and settings["argv"][:2] == ["seq-playground", "horizon"]
     err = capsys.readouterr().err
@@ -62,13 +92,37 @@ def test_same_sweep_gives_the_same_numbers(tmp_path):
     assert metric[0] == metric[1]
 
 
-def test_refuses_a_previous_sweep(tmp_path, capsys):
+def test_running_again_skips_finished_runs_and_refuses_another_sweep(tmp_path, capsys):
     argv = ["horizon", "--engines", "rnn", "--lengths", "4", *TINY, "--out", str(tmp_path)]
     assert main(argv) == 0
+    run = tmp_path / "runs" / "rnn-L4-s0"
+    before = file_times(run)
     capsys.readouterr()
-    assert main(argv) == 2
-    assert "add --overwrite" in capsys.readouterr().err
-    assert main([*argv, "--overwrite"]) == 0
+    assert main(argv) == 0
+    assert "1 of 1 runs already finished; 0 to go" in capsys.readouterr().err
+    assert file_times(run) == before  # not trained again
+    assert len(read_rows(tmp_path / "horizon.csv")) == 1
+    # other options in the same folder: refused, one line, until --overwrite
+    other = [*argv[:-2], "--hidden", "5", "--out", str(tmp_path)]
+    assert main(other) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "runs/rnn-L4-s0 holds a run with other options (hidden)" in err
+    assert "--overwrite" in err
+    assert main([*other, "--overwrite"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["engine"]["hidden_size"] == 5
+
+
+def test_more_steps_continue_the_finished_runs(tmp_path):
+    """A sweep asked for more steps continues each run from its checkpoint: the table equals
+    a sweep trained straight to the new number of steps."""
+    short = ["horizon", "--engines", "gru", "--lengths", "4", *TINY]
+    longer = [*short, "--steps", "4"]  # the later --steps wins
+    assert main([*short, "--out", str(tmp_path / "a")]) == 0
+    assert main([*longer, "--out", str(tmp_path / "a")]) == 0
+    assert main([*longer, "--out", str(tmp_path / "b")]) == 0
+    assert table(tmp_path / "a") == table(tmp_path / "b")
+    assert table(tmp_path / "a")[0]["steps"] == "4"
 
 
 @pytest.mark.parametrize(
@@ -82,6 +136,7 @@ def test_refuses_a_previous_sweep(tmp_path, capsys):
         (["--task", "nope"], "argument --task: unknown task 'nope'"),
         (["--hidden", "0"], "argument --hidden"),
         (["--steps", "0"], "argument --steps"),
+        (["--jobs", "0"], "argument --jobs: must be an integer >= 1"),
     ],
 )
 def test_bad_horizon_option_is_one_line(tmp_path, capsys, extra, expected):
@@ -91,21 +146,80 @@ def test_bad_horizon_option_is_one_line(tmp_path, capsys, extra, expected):
     assert err.startswith("seq-playground: error: ") and expected in err, err
 
 
-def test_interrupted_sweep_keeps_its_rows(tmp_path, monkeypatch, capsys):
-    real = horizon_module.train_once
+def test_missing_out_and_collect_of_no_sweep_are_one_line(tmp_path, capsys):
+    assert main(["horizon"]) == 2
+    assert "required: --out (or --collect DIR)" in capsys.readouterr().err
+    assert main(["horizon", "--collect", str(tmp_path)]) == 2
+    assert "holds no sweep (runs/ is missing)" in capsys.readouterr().err
+
+
+def test_interrupted_sweep_resumes_without_redoing_finished_runs(tmp_path, monkeypatch, capsys):
+    """SIGTERM arrives while the third of four runs trains: the sweep stops (143) with two
+    rows; the same command again trains only what is left, and the table equals a sweep that
+    was never stopped."""
+    real = horizon_runs.train_once
     calls = []
 
-    def interrupt_third(*args, **kwargs):
-        calls.append(1)
+    def terminated_in_third(sweep_run, threads, log):
+        calls.append(sweep_run.name)
         if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGTERM)  # handled: the run stops at its next step
+        return real(sweep_run, threads, log)
 
-    monkeypatch.setattr(horizon_module, "train_once", interrupt_third)
+    monkeypatch.setattr(horizon_runs, "train_once", terminated_in_third)
     argv = ["horizon", "--engines", "rnn,lstm", "--lengths", "4,5", *TINY]
-    assert main([*argv, "--out", str(tmp_path)]) == 130
-    assert len(read_rows(tmp_path / "horizon.csv")) == 2
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 143
+    assert len(read_rows(tmp_path / "a" / "horizon.csv")) == 2
     assert "interrupted after 2 of 4 runs" in capsys.readouterr().err
+    stopped = json.loads((tmp_path / "a" / "runs" / calls[2] / "summary.json").read_text())
+    assert stopped["status"] == "interrupted"
+    finished = [tmp_path / "a" / "runs" / name for name in calls[:2]]
+    before = [file_times(folder) for folder in finished]
+
+    calls.clear()
+    monkeypatch.setattr(
+        horizon_runs, "train_once", lambda *a: (calls.append(a[0].name), real(*a))[1]
+    )
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert calls == ["rnn-L5-s0", "lstm-L5-s0"]  # the stopped run continues, the last starts
+    assert [file_times(folder) for folder in finished] == before
+    assert main([*argv, "--out", str(tmp_path / "b")]) == 0
+    assert table(tmp_path / "a") == table(tmp_path / "b") and len(table(tmp_path / "a")) == 4
+
+
+def test_jobs_2_gives_the_same_table_as_jobs_1(tmp_path, reference, capsys):
+    out = tmp_path / "parallel"
+    assert main([*SWEEP, "--jobs", "2", "--out", str(out)]) == 0
+    assert table(out) == table(reference) and len(table(out)) == 2
+    err = capsys.readouterr().err
+    assert "[2/2]" in err
+    # every run logged on its own, as the train process printed it
+    log = (out / "logs" / "gru-L4-s0.log").read_text()
+    assert "gru on adding (length 4)" in log and "Traceback" not in log
+
+
+def test_plan_then_the_commands_then_collect_gives_the_same_table(tmp_path, reference, capsys):
+    out = tmp_path / "planned"
+    assert main([*SWEEP, "--plan", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    commands = captured.out.splitlines()
+    assert len(commands) == 2 and f"--collect {out}" in captured.err
+    for command in commands:
+        words = shlex.split(command)
+        assert words[:2] == ["seq-playground", "train"] and "--or-resume" in words
+        assert Path(words[words.index("--out") + 1]).parent == out / "runs"
+    assert not (out / "runs" / "rnn-L4-s0").exists()  # planned, not run
+    assert main(["horizon", "--collect", str(out)]) == 1  # nothing finished yet
+    assert "2 runs not finished yet" in capsys.readouterr().err
+
+    for command in commands:  # what each job of a job array would run
+        assert main(shlex.split(command)[1:]) == 0
+    assert main(shlex.split(commands[0])[1:]) == 0  # a job run twice does nothing more
+    assert "already finished at step 2" in capsys.readouterr().err
+    assert main(["horizon", "--collect", str(out)]) == 0
+    assert table(out) == table(reference)
+    if HAS_QT:
+        assert (out / "horizon.png").read_bytes()[:8] == PNG_MAGIC
 
 
 def test_horizon_without_qt_writes_the_csv_and_says_the_png_was_skipped(tmp_path):

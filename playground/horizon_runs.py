@@ -1,0 +1,358 @@
+"""Running a memory-horizon sweep and gathering its table.
+
+``run_sweep`` runs the sweep's ``train`` commands: one at a time in this process
+(``--jobs 1``: no second torch import per run), or N at a time as ``python -m playground
+train`` processes with the torch threads split among them; each run's output goes to
+``OUT/logs/<run>.log``. Finished runs are skipped (their summary says so), others continue
+(``train --or-resume``). Ctrl+C or SIGTERM stops the sweep: running jobs are sent SIGTERM,
+write their folders and end; the same command continues later.
+
+``collect`` turns the finished run folders into the rows of ``horizon.csv`` (in the plan's
+order: length, engine, seed) and draws ``horizon.png``; the same code serves a sweep run here
+and one whose commands a job scheduler ran (``horizon --collect DIR``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from playground import interrupts
+from playground import run_folder as rf
+from playground.horizon import (
+    LOGS,
+    RUNS,
+    SETTINGS_NAME,
+    HorizonPlan,
+    SweepRun,
+    with_threads,
+    write_settings,
+)
+from playground.options import PROG, UsageError
+from playground.run_summary import DONE, is_solved, number
+
+CSV_NAME = "horizon.csv"
+PNG_NAME = "horizon.png"
+COLUMNS = (
+    "task",
+    "engine",
+    "length",
+    "seed",
+    "steps",
+    "final_test_loss",
+    "final_test_metric",
+    "baseline_metric",
+    "solved",
+    "seconds",
+    "status",
+)
+POLL_S = 0.1
+
+
+# --- which runs are left -------------------------------------------------------------------
+def run_state(sweep_run: SweepRun, steps: int) -> str:
+    """ "new" (no folder yet), "finished" (its summary says it is done at ``steps``, or it
+    diverged) or "partial" (to continue). UsageError when the folder holds another run."""
+    from playground.options import train_parser
+    from playground.train_plan import build_plan, identity_differences
+
+    folder = sweep_run.folder
+    if not (folder / rf.CONFIG).is_file():
+        return "new"
+    try:
+        stored = rf.read_config(folder)["options"]
+    except rf.RunFolderError:
+        return "partial"
+    args = train_parser({}).parse_args(sweep_run.argv)
+    planned = build_plan(args, {}, set()).options
+    differing = identity_differences(stored, planned)
+    if differing:
+        raise UsageError(
+            f"--out {folder.parent.parent}: {RUNS}/{folder.name} holds a run with other "
+            f"options ({', '.join(differing[:4])}); choose another folder or add --overwrite"
+        )
+    try:
+        summary = rf.read_json(folder / rf.SUMMARY)
+    except rf.RunFolderError:
+        return "partial"
+    status = summary.get("status")
+    if status == "diverged" or (status in DONE and summary.get("steps") == steps):
+        return "finished"
+    return "partial"
+
+
+# --- running -------------------------------------------------------------------------------
+def run_sweep(plan: HorizonPlan, stream) -> int:
+    """Run what is left of the sweep; write the table and the plot. 0 done, 1 a run failed,
+    130/143 interrupted (the same command continues)."""
+    states = {r.name: ("new" if plan.overwrite else run_state(r, plan.steps)) for r in plan.runs}
+    write_settings(plan)
+    for name in (CSV_NAME, PNG_NAME) if plan.overwrite else ():
+        (plan.out / name).unlink(missing_ok=True)
+    (plan.out / LOGS).mkdir(exist_ok=True)
+    pending = [r for r in plan.runs if states[r.name] != "finished"]
+    skipped = len(plan.runs) - len(pending)
+    if skipped:
+        print(
+            f"{skipped} of {len(plan.runs)} runs already finished; {len(pending)} to go",
+            file=stream,
+            flush=True,
+        )
+    counter = _Counter(plan, stream, done=skipped)
+    if plan.jobs == 1:
+        failed = _run_here(plan, pending, counter, stream)
+    else:
+        failed = _run_in_processes(plan, pending, counter, stream)
+    rows, missing = collect(plan.out, plan)
+    write_table(plan.out, rows, stream)
+    if rows:
+        plot(plan.out, rows, stream)
+    if interrupts.requested():
+        print(
+            f"{PROG}: interrupted after {len(rows)} of {len(plan.runs)} runs; run the same "
+            "command again to continue",
+            file=stream,
+            flush=True,
+        )
+        return interrupts.exit_code()
+    for name, line in failed:
+        print(f"{PROG}: error: run {name} failed: {line}", file=stream, flush=True)
+    return 1 if failed or missing else 0
+
+
+class _Counter:
+    """``[k/total] <the run's result>`` lines as runs end."""
+
+    def __init__(self, plan: HorizonPlan, stream, done: int) -> None:
+        self.plan, self.stream, self.done = plan, stream, done
+
+    def finished(self, sweep_run: SweepRun) -> None:
+        row = read_row(sweep_run.folder)
+        if row is None:
+            return
+        self.done += 1
+        print(f"[{self.done}/{len(self.plan.runs)}] {row_line(row)}", file=self.stream, flush=True)
+
+
+def train_once(sweep_run: SweepRun, threads: int | None, log) -> int:
+    """One run in this process (``--jobs 1``): the same ``train`` command, output to ``log``."""
+    from playground.train_command import run
+
+    try:
+        return run(with_threads(sweep_run, threads), stream=log)
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=log, flush=True)
+        return 2
+
+
+def _run_here(plan: HorizonPlan, pending: list[SweepRun], counter, stream) -> list:
+    failed = []
+    for sweep_run in pending:
+        if interrupts.requested():
+            break
+        log_path = plan.out / LOGS / f"{sweep_run.name}.log"
+        try:
+            with open(log_path, "a", encoding="utf-8") as log:
+                code = train_once(sweep_run, plan.threads, log)
+        except KeyboardInterrupt:  # without the handlers (a script): stop like Ctrl+C
+            interrupts.request(signal.SIGINT)
+            break
+        if code in (0, 1) and read_row(sweep_run.folder) is not None:
+            counter.finished(sweep_run)
+        elif not interrupts.requested():
+            failed.append((sweep_run.name, _last_line(log_path, code)))
+    return failed
+
+
+def _run_in_processes(plan: HorizonPlan, pending: list[SweepRun], counter, stream) -> list:
+    total = plan.threads or os.cpu_count() or 1
+    threads = max(1, total // plan.jobs)
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])  # where ``playground`` can be imported
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    queue, running, failed, stopping = list(pending), {}, [], False
+    try:
+        while queue or running:
+            while queue and len(running) < plan.jobs and not interrupts.requested():
+                sweep_run = queue.pop(0)
+                log_path = plan.out / LOGS / f"{sweep_run.name}.log"
+                with open(log_path, "a", encoding="utf-8") as log:
+                    process = subprocess.Popen(
+                        [sys.executable, "-m", "playground", "train"]
+                        + with_threads(sweep_run, threads),
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=log,
+                        env=env,
+                    )
+                running[process] = (sweep_run, log_path)
+            if interrupts.requested() and not stopping:
+                stopping = True
+                queue.clear()
+                for process in running:  # each writes its folder and ends (143)
+                    _signal(process, signal.SIGTERM)
+            for process in [p for p in running if p.poll() is not None]:
+                sweep_run, log_path = running.pop(process)
+                code = process.returncode
+                if code in (0, 1) and read_row(sweep_run.folder) is not None:
+                    counter.finished(sweep_run)
+                elif not stopping:
+                    failed.append((sweep_run.name, _last_line(log_path, code)))
+            time.sleep(POLL_S)
+    finally:
+        for process in running:  # only on an error here: never leave a job behind
+            _signal(process, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    return failed
+
+
+def _signal(process: subprocess.Popen, signum: int) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signum)
+
+
+def _last_line(path: Path, code: int) -> str:
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except OSError:
+        lines = []
+    return f"exit {code}: {lines[-1] if lines else 'no output'} (log: {path})"
+
+
+# --- the table -----------------------------------------------------------------------------
+def read_row(folder: Path) -> dict | None:
+    """The run's row of the table, or None while it is not done."""
+    try:
+        summary = rf.read_json(folder / rf.SUMMARY)
+        config = rf.read_config(folder)
+    except rf.RunFolderError:
+        return None
+    if summary.get("status") not in DONE:
+        return None
+    metric = number(summary.get("final_test_metric"))
+    baseline = number(summary.get("baseline_metric"))
+    higher = bool(summary.get("higher_is_better"))
+    return {
+        "task": summary.get("task"),
+        "engine": summary.get("engine"),
+        "length": int(summary.get("length")),
+        "seed": int(config.get("seed", config["options"].get("seed", 0))),
+        "steps": int(summary.get("steps")),
+        "final_test_loss": number(summary.get("final_test_loss")),
+        "final_test_metric": metric,
+        "baseline_metric": baseline,
+        "solved": is_solved(metric, baseline, higher),
+        "seconds": round(number(summary.get("seconds")), 2),
+        "status": summary.get("status"),
+        "metric": summary.get("metric"),
+        "higher_is_better": higher,
+        "length_label": summary.get("length_label", "length"),
+        "title": summary.get("title") or str(summary.get("task")),
+    }
+
+
+def collect(out: Path, plan: HorizonPlan | None = None) -> tuple[list[dict], list[str]]:
+    """(rows of the finished runs, names of the runs not finished), in the plan's order (the
+    plan in ``horizon.json`` when none is given, else the folders sorted)."""
+    names = [r.name for r in plan.runs] if plan is not None else _planned_names(out)
+    rows, missing = [], []
+    for name in names:
+        row = read_row(out / RUNS / name)
+        if row is None:
+            missing.append(name)
+        else:
+            rows.append(row)
+    if plan is None and not (out / SETTINGS_NAME).is_file():
+        rows.sort(key=lambda r: (r["length"], r["engine"], r["seed"]))
+    return rows, missing
+
+
+def _planned_names(out: Path) -> list[str]:
+    try:
+        runs = rf.read_json(out / SETTINGS_NAME).get("runs")
+    except rf.RunFolderError:
+        runs = None
+    if isinstance(runs, list) and all(isinstance(r, str) for r in runs):
+        return [Path(r).name for r in runs]
+    folder = out / RUNS
+    return (
+        sorted(p.name for p in folder.iterdir() if rf.is_run_folder(p)) if folder.is_dir() else []
+    )
+
+
+def write_table(out: Path, rows: list[dict], stream) -> None:
+    from playground.run_writer import writing
+
+    path = out / CSV_NAME
+    text = rf.csv_text(COLUMNS, ([row[c] for c in COLUMNS] for row in rows))
+    with writing(path):
+        from engines.atomic_files import atomic_write_text
+
+        atomic_write_text(path, text)
+    print(f"wrote {path} ({len(rows)} runs)", file=stream, flush=True)
+
+
+def collect_command(out: Path, stream) -> int:
+    """``horizon --collect DIR``: 0 when every planned run is finished, 1 otherwise."""
+    if not out.is_dir():
+        raise UsageError(f"argument --collect: {out}: no such folder")
+    if not (out / RUNS).is_dir():
+        raise UsageError(f"argument --collect: {out} holds no sweep ({RUNS}/ is missing)")
+    rows, missing = collect(out)
+    write_table(out, rows, stream)
+    if rows:
+        plot(out, rows, stream)
+    if missing:
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        print(f"{len(missing)} runs not finished yet: {shown}", file=stream, flush=True)
+        return 1
+    return 0
+
+
+def row_line(row: dict) -> str:
+    return (
+        f"{row['engine']} {row['length_label']} {row['length']} seed {row['seed']}: "
+        f"test {row['metric']} {row['final_test_metric']:.4g} "
+        f"(baseline {row['baseline_metric']:.4g}){', solved' if row['solved'] else ''}"
+        f"{'' if row['status'] == 'finished' else ', ' + row['status']}, {row['seconds']:.1f} s"
+    )
+
+
+def plot(out: Path, rows: list[dict], stream) -> None:
+    from playground.horizon_plot import QtMissing, render_horizon
+
+    first = rows[0]
+    try:
+        settings = rf.read_json(out / SETTINGS_NAME)
+    except rf.RunFolderError:
+        settings = {}
+    options = settings.get("options") or {}
+    seeds = sorted({r["seed"] for r in rows})
+    steps = max(r["steps"] for r in rows)
+    subtitle = f"{len(seeds)} seeds (line: mean)" if len(seeds) > 1 else "1 seed"
+    if options:
+        subtitle = (
+            f"hidden {options.get('hidden')}, batch {options.get('batch')}, "
+            f"{options.get('optimizer')} lr {options.get('lr'):g}, clip {options.get('clip'):g}, "
+            + subtitle
+        )
+    title = (
+        f"{first['title']}: final test {first['metric']} after {steps} steps<br>"
+        f"<span style='font-size:10pt'>{subtitle}</span>"
+    )
+    try:
+        path = render_horizon(rows, out / PNG_NAME, title=title)
+    except QtMissing as error:
+        print(f"{PNG_NAME} skipped: {error}", file=stream, flush=True)
+        return
+    print(f"wrote {path}", file=stream, flush=True)
