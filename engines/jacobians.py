@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from engines.probe import LayerStates, probe_states
+from engines.stepper import stepped_states
 
 #: Products of Jacobians held at once (floats), so memory stays bounded for long sequences.
 _PRODUCT_FLOATS = 4 * 2**20
@@ -122,8 +123,6 @@ def layer_jacobians(engine, x: torch.Tensor, interventions=None, validate: bool 
     kind = engine.config.kind
     with torch.no_grad():
         if interventions:
-            from engines.stepper import stepped_states  # the gate lab's run
-
             run = stepped_states(engine, x, interventions, validate=validate)
             return [
                 step_jacobians(kind, layer, params, plan)
