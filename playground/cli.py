@@ -141,7 +141,8 @@ def _app(argv: list[str]) -> int:
             f"'{PROG} train' and '{PROG} horizon' work without them."
         )
         return 1
-    interrupts.restore()  # the window handles its own signals from here on
+    # The window installs its own handlers once Qt is up; until then ours record a signal
+    # (``interrupts.requested()``), so Ctrl+C while Qt loads prints no traceback either.
     return int(launch(settings, args.autostart, files) or 0)
 
 

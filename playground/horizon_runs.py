@@ -24,12 +24,13 @@ from pathlib import Path
 
 from playground import interrupts
 from playground import run_folder as rf
-from playground.horizon import (
+from playground.horizon_plan import (
     LOGS,
     RUNS,
     SETTINGS_NAME,
     HorizonPlan,
     SweepRun,
+    run_state,
     with_threads,
     write_settings,
 )
@@ -52,38 +53,6 @@ COLUMNS = (
     "status",
 )
 POLL_S = 0.1
-
-
-# --- which runs are left -------------------------------------------------------------------
-def run_state(sweep_run: SweepRun, steps: int) -> str:
-    """ "new" (no folder yet), "finished" (its summary says it is done at ``steps``, or it
-    diverged) or "partial" (to continue). UsageError when the folder holds another run."""
-    from playground.options import train_parser
-    from playground.train_plan import build_plan, identity_differences
-
-    folder = sweep_run.folder
-    if not (folder / rf.CONFIG).is_file():
-        return "new"
-    try:
-        stored = rf.read_config(folder)["options"]
-    except rf.RunFolderError:
-        return "partial"
-    args = train_parser({}).parse_args(sweep_run.argv)
-    planned = build_plan(args, {}, set()).options
-    differing = identity_differences(stored, planned)
-    if differing:
-        raise UsageError(
-            f"--out {folder.parent.parent}: {RUNS}/{folder.name} holds a run with other "
-            f"options ({', '.join(differing[:4])}); choose another folder or add --overwrite"
-        )
-    try:
-        summary = rf.read_json(folder / rf.SUMMARY)
-    except rf.RunFolderError:
-        return "partial"
-    status = summary.get("status")
-    if status == "diverged" or (status in DONE and summary.get("steps") == steps):
-        return "finished"
-    return "partial"
 
 
 # --- running -------------------------------------------------------------------------------

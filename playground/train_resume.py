@@ -58,12 +58,12 @@ def plan_resume(argv: list[str], explicit: dict, command: list[str] | None = Non
             f"{start.step} or more"
         )
     if plan.steps == start.step and summary.get("status") == "finished":
-        print(f"{folder}: already finished at step {start.step}", flush=True)
+        print(f"{folder}: already finished at step {start.step}", file=sys.stderr, flush=True)
         return None
     plan.out = folder
     plan.start = start
     plan.argv = list(command or [PROG, "train", *argv])
-    plan.config = _continued_config(contents, plan, start, app)
+    plan.config = _continued_config(contents, plan, start, app, args.device)
     return plan
 
 
@@ -289,14 +289,18 @@ def _check_digest(contents: rf.RunFolderContents, state: dict) -> None:
         )
 
 
-def _continued_config(contents, plan: TrainPlan, start: Start, app: bool) -> dict:
+def _continued_config(contents, plan: TrainPlan, start: Start, app: bool, device) -> dict:
+    """config.json of the continued run: as it was, with the new step target (``--config``
+    of it then trains straight there) and a line in ``resumed`` for this continuation."""
     config = {k: v for k, v in contents.config.items() if k not in ("format", "version")}
     options = dict(config["options"])
     options["steps"] = plan.steps
     if plan.threads is not None:
         options["threads"] = plan.threads
-    if plan.device != "cpu" or "device" in options:
-        options["device"] = plan.options.get("device", options.get("device"))
+    if device is not None:
+        options["device"] = str(device).strip().lower()
+        if app and isinstance(config.get("settings"), dict):
+            config["settings"] = {**config["settings"], "device": options["device"]}
     config["options"] = options
     if app:
         config["continued_by"] = WRITTEN_BY

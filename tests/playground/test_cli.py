@@ -302,7 +302,7 @@ def _no_qt_dir(tmp_path) -> Path:
 def test_cli_imports_no_qt():
     code = (
         "import sys, playground.cli, playground.options, playground.train_command, "
-        "playground.train_run, playground.horizon, playground.horizon_runs, "
+        "playground.train_run, playground.horizon, playground.horizon_plan, playground.horizon_runs, "
         "playground.progress, playground.run_writer\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph')]\n"
         "assert not bad, bad\n"

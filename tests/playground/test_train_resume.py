@@ -107,7 +107,7 @@ def test_resume_of_a_finished_run_at_its_step_does_nothing(tmp_path, capsys):
     before = (out / "summary.json").stat().st_mtime_ns
     capsys.readouterr()
     assert main(["train", "--resume", str(out), "--steps", "3"]) == 0
-    assert "already finished at step 3" in capsys.readouterr().out
+    assert "already finished at step 3" in capsys.readouterr().err
     assert (out / "summary.json").stat().st_mtime_ns == before
 
 
