@@ -34,6 +34,9 @@ from playground.video_writers import GifWriter, Mp4Writer, check_format, check_f
 from widgets.figure_export import ExportError, FigureInfo, export_error, paint_title, title_height
 
 DEFAULT_SIZE = (1280, 800)
+#: The smallest size the off-screen dashboard is laid out at (as the window on a laptop):
+#: smaller animations are drawn from this layout, scaled down.
+LAYOUT_SIZE = (1440, 960)
 DEFAULT_FPS = 10.0
 
 
@@ -182,10 +185,13 @@ class DashboardRenderer:
         """Draw at ``size`` from now on, with ``losses`` (the loss plot starts empty)."""
         size = _check_size(size)
         self.size = size
-        # Below the dashboard's minimum size it is laid out larger and drawn scaled down,
-        # so a small GIF shows the same layout, not a cut-off one.
+        # Smaller than LAYOUT_SIZE it is laid out at that size and drawn scaled down: at its
+        # minimum size the dashboard leaves its heatmaps almost no height, so a small GIF
+        # would show the axes and no data.
         least = self.dashboard.minimumSizeHint()
-        shrink = min(1.0, size[0] / least.width(), size[1] / (least.height() + self._strip))
+        wide = max(LAYOUT_SIZE[0], least.width())
+        tall = max(LAYOUT_SIZE[1], least.height() + self._strip)
+        shrink = min(1.0, size[0] / wide, size[1] / tall)
         self._layout_size = (size[0] / shrink, size[1] / shrink)
         self.dashboard.resize(
             round(self._layout_size[0]), round(self._layout_size[1]) - self._strip

@@ -124,12 +124,15 @@ def run_export(
                 recorded, info, steps=(frame_step, frame_step), layer=layer, input_names=names
             )[0]
             unit = contents.view.get("unit")
+            saved = isinstance(unit, int) and unit >= 0  # the unit the user had picked
             board = renderer.dashboard
-            board.select_unit(unit if isinstance(unit, int) and unit >= 0 else 0)
+            board.select_unit(unit if saved else 0)
             rgb = renderer.render(still)
             for name in wanted:
                 if interrupts.requested():
                     break
+                if not saved:  # unit 0 fills the unit plot; it is no pick to mark in heatmaps
+                    board.select_unit(0 if name == "unit" else None)
                 written.append(
                     _export_view(name, board, rgb, still.title, out, frame_step, format, size, dpi)
                 )

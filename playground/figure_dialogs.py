@@ -177,6 +177,10 @@ def start_animation(
     if kind == "mp4" and not mp4_available():
         window.show_error(MP4_MISSING)
         return None
+    running = getattr(window, "animation_job", None)
+    if running is not None and running.is_running():
+        window.show_error(f"{running.path.name} is still being rendered: wait or cancel it first")
+        return None
     experiment = window.experiment
     shown = _shown(window)
     if shown is None:

@@ -118,6 +118,8 @@ def test_the_trace_as_csv(window, tmp_path):
 def test_the_history_behind_a_progress_dialog(window, qtbot, tmp_path):
     job = start_animation(window, tmp_path / "history.gif", size=(1280, 800))
     assert job is not None and window.figure_renderer is not None
+    assert start_animation(window, tmp_path / "other.gif") is None  # one at a time
+    assert "history.gif is still being rendered" in window.errors.pop()
     with qtbot.waitSignal(job.finished, timeout=60_000):
         pass
     assert job.dialog.value() == -1  # reset when done
