@@ -74,12 +74,12 @@ def main() -> int:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     import widgets  # noqa: F401
     from playground.animation import (
-        AnimationJob,
         DashboardRenderer,
         HistoryFrames,
         LossCurves,
         render_animation,
     )
+    from playground.animation_job import AnimationJob
     from widgets.figure_export import FigureInfo
 
     frames, losses, baseline = recorded_frames(max(args.frames, args.job_frames))

@@ -7,7 +7,7 @@ so the window stays usable and shows what the user left there.
 The work is a generator (:func:`animation_steps`): each ``next`` does one short step (set up,
 render one frame, encode one frame) and yields ``(done, total)``. The command line runs it to
 the end (:func:`render_animation`); the app drives it from a zero-interval QTimer in slices of
-a few steps (:class:`AnimationJob`), so Qt's drawing stays on the GUI thread, where it must,
+a few steps (:class:`playground.animation_job.AnimationJob`), so Qt's drawing stays on the GUI thread, where it must,
 and the event loop runs between slices. Measured on this 2-core machine a step takes 2–25 ms
 at 1280×800, so a slice stays under the 50 ms a window may stall. An encoder thread would not
 help: Pillow holds the GIL while it quantizes, and the render must be on the GUI thread anyway.
@@ -20,142 +20,38 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engines.atomic_files import atomic_path
-from playground.frames import dashboard_frame
+from playground.animation_frames import (
+    AnimationFrame,
+    CursorSweep,
+    HistoryFrames,
+    LossCurves,
+)
 from playground.video_writers import GifWriter, Mp4Writer, check_format, check_fps
-from widgets.figure_export import ExportError, FigureInfo, export_error, paint_title, title_height
+from widgets.figure_export import export_error, paint_title, title_height
+
+__all__ = [
+    "AnimationCancelled",
+    "AnimationFrame",
+    "CursorSweep",
+    "DashboardRenderer",
+    "HistoryFrames",
+    "LossCurves",
+    "animation_steps",
+    "render_animation",
+]
 
 DEFAULT_SIZE = (1280, 800)
 #: The smallest size the off-screen dashboard is laid out at (as the window on a laptop):
 #: smaller animations are drawn from this layout, scaled down.
 LAYOUT_SIZE = (1440, 960)
 DEFAULT_FPS = 10.0
-
-
-@dataclass(frozen=True)
-class AnimationFrame:
-    """One frame of an animation: the dashboard's dict, the title above it, where the time
-    cursor stands, and the training step up to which the loss history is drawn."""
-
-    frame: dict
-    title: str
-    cursor: int | None = None
-    loss_step: int | None = None
-    step: int | None = None
-
-
-@dataclass(frozen=True)
-class LossCurves:
-    """The loss history a history animation draws up to each frame's step."""
-
-    train_steps: np.ndarray
-    train_losses: np.ndarray
-    test_steps: np.ndarray | None = None
-    test_losses: np.ndarray | None = None
-    baseline: float | None = None
-    baseline_label: str = ""
-
-
-class HistoryFrames(Sequence):
-    """One animation frame per recorded probe frame, oldest first.
-
-    ``recorded`` holds ``(ProbeFrame, GradientFlow | None)`` pairs (``FrameHistory``, or what
-    ``run_folder.read_frames`` returns). ``steps = (first, last)`` keeps the frames recorded in
-    that range of training steps (inclusive); ``count`` thins them evenly to at most that many
-    (the first and last kept). Dicts are made when a frame is drawn, not before.
-    """
-
-    def __init__(
-        self,
-        recorded,
-        info: FigureInfo,
-        *,
-        steps: tuple[int | None, int | None] | None = None,
-        count: int | None = None,
-        layer: int = 0,
-        sample: int = 0,
-        input_names: list[str] | None = None,
-    ) -> None:
-        indices = list(range(len(recorded)))
-        if steps is not None:
-            first, last = steps
-            indices = [
-                i
-                for i in indices
-                if (first is None or recorded[i][0].step >= first)
-                and (last is None or recorded[i][0].step <= last)
-            ]
-        if not indices:
-            raise ValueError(
-                "no recorded frames to animate"
-                + ("" if steps is None else f" between steps {steps[0]} and {steps[1]}")
-            )
-        if count is not None:
-            if count < 1:
-                raise ValueError(f"count must be at least 1, got {count}")
-            if count < len(indices):
-                picks = np.unique(np.round(np.linspace(0, len(indices) - 1, count)).astype(int))
-                indices = [indices[i] for i in picks]
-        self._recorded = recorded
-        self._indices = indices
-        self._info = info
-        self._layer, self._sample, self._names = layer, sample, input_names
-
-    def __len__(self) -> int:
-        return len(self._indices)
-
-    def __getitem__(self, k):
-        if isinstance(k, slice):
-            return [self[i] for i in range(*k.indices(len(self)))]
-        frame, gradients = self._recorded[self._indices[k]]
-        shown = dashboard_frame(frame, self._layer, self._sample, self._names, gradients)
-        title = replace(self._info, step=frame.step, layer=shown["layer"]).title()
-        return AnimationFrame(shown, title, loss_step=frame.step, step=frame.step)
-
-    def steps(self) -> list[int]:
-        return [self._recorded[i][0].step for i in self._indices]
-
-
-class CursorSweep(Sequence):
-    """The time cursor walking across one recorded frame's sequence, one frame per ``stride``
-    time steps."""
-
-    def __init__(
-        self,
-        recorded_item,
-        info: FigureInfo,
-        *,
-        stride: int = 1,
-        layer: int = 0,
-        sample: int = 0,
-        input_names: list[str] | None = None,
-    ) -> None:
-        if stride < 1:
-            raise ValueError(f"stride must be at least 1, got {stride}")
-        frame, gradients = recorded_item
-        self._shown = dashboard_frame(frame, layer, sample, input_names, gradients)
-        self._step = frame.step
-        self._times = list(range(0, frame.trace.steps, stride))
-        self._title = replace(info, step=frame.step, layer=self._shown["layer"]).title()
-
-    def __len__(self) -> int:
-        return len(self._times)
-
-    def __getitem__(self, k):
-        if isinstance(k, slice):
-            return [self[i] for i in range(*k.indices(len(self)))]
-        t = self._times[k]
-        return AnimationFrame(
-            self._shown, f"{self._title} · t = {t}", cursor=t, loss_step=self._step, step=self._step
-        )
 
 
 class DashboardRenderer:
@@ -421,113 +317,6 @@ def render_animation(
     finally:
         steps.close()
     return Path(path)
-
-
-class AnimationJob(QtCore.QObject):
-    """An animation rendered on the GUI thread in slices between events.
-
-    Connect ``progressed`` to a QProgressDialog's ``setValue`` (after ``setMaximum(total)``)
-    and its ``canceled`` to :meth:`cancel`. Exactly one of ``finished(path)``,
-    ``failed(message)`` or ``cancelled()`` is emitted at the end.
-
-    Each slice runs steps while the next one, judged by the longest step so far, still fits
-    into ``budget_ms``; :attr:`longest_slice_ms` is what the event loop waited at most.
-    """
-
-    progressed = QtCore.Signal(int, int)
-    finished = QtCore.Signal(str)
-    failed = QtCore.Signal(str)
-    cancelled = QtCore.Signal()
-
-    def __init__(
-        self,
-        frames: Sequence[AnimationFrame],
-        path,
-        *,
-        size=DEFAULT_SIZE,
-        fps: float = DEFAULT_FPS,
-        format: str | None = None,
-        losses: LossCurves | None = None,
-        budget_ms: float = 25.0,
-        renderer: DashboardRenderer | None = None,
-        parent: QtCore.QObject | None = None,
-    ) -> None:
-        super().__init__(parent)
-        self.path = Path(path)
-        # Checked now, so a dialog can say what is wrong before anything starts.
-        self._steps = animation_steps(
-            frames, path, size=size, fps=fps, format=format, losses=losses, renderer=renderer
-        )
-        self.total = len(frames) + 1
-        self.done = 0
-        self.budget_ms = float(budget_ms)
-        self.longest_slice_ms = 0.0
-        self.longest_step_ms = 0.0
-        self._timer = QtCore.QTimer(self)
-        self._timer.setInterval(0)
-        self._timer.timeout.connect(self._slice)
-        self._state = "ready"
-        self._busy = False
-
-    def start(self) -> None:
-        if self._state == "ready":
-            self._state = "running"
-            self._timer.start()
-
-    def is_running(self) -> bool:
-        return self._state == "running"
-
-    def cancel(self) -> None:
-        """Stop now and remove what was written; emits ``cancelled`` (once)."""
-        if self._state not in ("ready", "running"):
-            return
-        self._timer.stop()
-        self._state = "cancelled"
-        self._steps.close()
-        self.cancelled.emit()
-
-    def _slice(self) -> None:
-        # A modal QProgressDialog's setValue runs the event loop inside ``progressed``: a
-        # timer tick arriving then must not start a second slice inside this one.
-        if self._state != "running" or self._busy:
-            return
-        self._busy = True
-        try:
-            self._run_slice()
-        finally:
-            self._busy = False
-
-    def _run_slice(self) -> None:
-        started = time.perf_counter()
-        while True:
-            before = time.perf_counter()
-            try:
-                self.done, self.total = next(self._steps)
-            except StopIteration:
-                self._end("finished", str(self.path))
-                return
-            except (ExportError, ValueError, OSError) as error:
-                self._end("failed", str(error))
-                return
-            except Exception as error:  # noqa: BLE001 - a render bug must not kill the window
-                self._end("failed", f"the animation {self.path} failed: {error}")
-                return
-            now = time.perf_counter()
-            self.longest_step_ms = max(self.longest_step_ms, 1000 * (now - before))
-            if 1000 * (now - started) + self.longest_step_ms > self.budget_ms:
-                break
-        self.longest_slice_ms = max(self.longest_slice_ms, 1000 * (time.perf_counter() - started))
-        self.progressed.emit(self.done, self.total)
-
-    def _end(self, state: str, message: str) -> None:
-        self._timer.stop()
-        self._state = state
-        self._steps.close()
-        if state == "finished":
-            self.progressed.emit(self.total, self.total)
-            self.finished.emit(message)
-        else:
-            self.failed.emit(message)
 
 
 def _check_size(size) -> tuple[int, int]:

@@ -17,12 +17,12 @@ from PySide6 import QtCore, QtWidgets
 from playground.animation import (
     DEFAULT_FPS,
     DEFAULT_SIZE,
-    AnimationJob,
     CursorSweep,
     DashboardRenderer,
     HistoryFrames,
     LossCurves,
 )
+from playground.animation_job import AnimationJob
 from playground.trace_csv import save_trace_csv, save_view_csv
 from playground.video_writers import MP4_MISSING, mp4_available
 from widgets.figure_export import FigureInfo, add_export_actions, export_png, export_svg

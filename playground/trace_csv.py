@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from widgets.figure_export import atomic_write
+from widgets.export_files import atomic_write
 
 TRACE_COLUMNS = ("step", "layer", "quantity", "unit", "sample", "time", "value")
 #: LSTM/GRU gates whose names would clash with the ``input`` channels get a ``_gate`` suffix.

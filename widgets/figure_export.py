@@ -19,12 +19,8 @@ asks where to save.
 
 from __future__ import annotations
 
-import contextlib
 import errno as errno_codes
 import html
-import os
-import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +29,26 @@ import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers the exporters)
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from widgets.export_files import ExportError, atomic_write, atomic_write_bytes, export_error
 from widgets.figure_copy import copy_color_bar, copy_plot, cursor_lines, layout_cells
+from widgets.svg_compat import svg_closed_paths
+
+__all__ = [
+    "ExportError",
+    "FigureInfo",
+    "add_export_actions",
+    "atomic_write",
+    "atomic_write_bytes",
+    "build_figure",
+    "export_error",
+    "export_png",
+    "export_svg",
+    "export_widget_png",
+    "figure_image",
+    "figure_svg",
+    "image_bytes",
+    "widget_image",
+]
 
 #: Pixels per inch of a figure drawn at scale 1 (Qt's logical DPI on a plain screen).
 SCREEN_DPI = 96.0
@@ -72,82 +87,6 @@ class FigureInfo:
         if self.layer is not None and self.layers > 1:
             parts.append(f"layer {int(self.layer) + 1} of {int(self.layers)}")
         return " · ".join(parts)
-
-
-class ExportError(OSError):
-    """A figure or file could not be written; the message names the file and the reason."""
-
-
-# ----------------------------------------------------------------------------- atomic files
-
-
-def atomic_write(path: os.PathLike | str, write: Callable[[str], None], suffix: str = "") -> Path:
-    """Call ``write(temporary_path)`` and rename the result over ``path``.
-
-    The temporary file lives in the same folder (a rename within one file system is atomic) and
-    ends in ``suffix`` for writers that pick a format by the name. On any error, or a
-    ``KeyboardInterrupt``, the temporary file is removed and ``path`` is left as it was.
-    """
-    target = Path(path)
-    folder = target.parent
-    if target.is_dir():
-        raise ExportError(errno_codes.EISDIR, f"cannot write {target}: it is a folder")
-    try:
-        descriptor, temporary = tempfile.mkstemp(
-            dir=folder, prefix=f".{target.name}.", suffix=suffix or ".tmp"
-        )
-    except OSError as error:
-        raise export_error(target, error) from None
-    os.close(descriptor)
-    try:
-        with contextlib.suppress(OSError):
-            os.chmod(temporary, _new_file_mode(target))
-        write(temporary)
-        os.replace(temporary, target)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise export_error(target, error) from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> Path:
-    def write(temporary: str) -> None:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    return atomic_write(path, write, suffix=Path(path).suffix)
-
-
-def export_error(target: Path, error: OSError) -> ExportError:
-    """``error`` as an :class:`ExportError` that names ``target`` and says why in words."""
-    if isinstance(error, ExportError):
-        return error
-    reasons = {
-        errno_codes.ENOENT: "the folder does not exist",
-        errno_codes.ENOTDIR: "the folder does not exist (a part of the path is a file)",
-        errno_codes.EACCES: "no permission to write there",
-        errno_codes.EPERM: "no permission to write there",
-        errno_codes.EROFS: "the folder is on a read-only file system",
-        errno_codes.ENOSPC: "the disk is full",
-        errno_codes.EDQUOT: "the disk quota is used up",
-    }
-    reason = reasons.get(error.errno) or error.strerror or str(error)
-    return ExportError(error.errno, f"cannot write {target}: {reason}")
-
-
-def _new_file_mode(path: Path) -> int:
-    """The mode of the file being replaced, else 0666 less the umask (``mkstemp`` makes 0600)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 # -------------------------------------------------------------------------------- figures
@@ -275,7 +214,7 @@ def figure_svg(view, title: str = "", size=None, *, cursor: bool = False, backgr
         _set_exporter_size(exporter, pixels)
         if background is not None:
             exporter.params["background"] = pg.mkColor(background)
-        with _svg_closed_paths():
+        with svg_closed_paths():
             data = exporter.export(toBytes=True)
     finally:
         _dispose(figure)
@@ -424,47 +363,6 @@ def _set_exporter_size(exporter, pixels: tuple[int, int]) -> None:
     params = exporter.params
     params.param("width").setValue(pixels[0], blockSignal=exporter.widthChanged)
     params.param("height").setValue(pixels[1], blockSignal=exporter.heightChanged)
-
-
-@contextlib.contextmanager
-def _svg_closed_paths():
-    """Let pyqtgraph's SVG exporter take closed paths.
-
-    pyqtgraph 0.14's ``correctCoordinates`` reads every token of a path as ``x,y`` and fails on
-    the ``Z`` that Qt 6 writes after a closed subpath (a rectangle, a legend box, a marker:
-    pyqtgraph issue 3495). For the duration of one export, the ``Z`` tokens are taken out
-    before that function runs and put back at the same places after it; it maps one token to
-    one token, so the places stay right. Harmless where pyqtgraph handles ``Z`` itself.
-    """
-    module = sys.modules[pg.exporters.SVGExporter.__module__]
-    original = module.correctCoordinates
-
-    def tolerant(node, defs, item, options):
-        closed = []
-        for path in node.getElementsByTagName("path"):
-            tokens = path.getAttribute("d").split()
-            if "Z" not in tokens and "z" not in tokens:
-                continue
-            kept, marks = [], []
-            for token in tokens:
-                if token in ("Z", "z"):
-                    marks.append(len(kept))
-                else:
-                    kept.append(token)
-            path.setAttribute("d", " ".join(kept))
-            closed.append((path, marks))
-        original(node, defs, item, options)
-        for path, marks in closed:
-            tokens = path.getAttribute("d").split()
-            for index in reversed(marks):
-                tokens.insert(index, "Z")
-            path.setAttribute("d", " ".join(tokens))
-
-    module.correctCoordinates = tolerant
-    try:
-        yield
-    finally:
-        module.correctCoordinates = original
 
 
 def _dispose(figure: pg.GraphicsLayoutWidget) -> None:

@@ -17,7 +17,6 @@ from engines.training import Trainer, TrainingConfig
 from playground import video_writers
 from playground.animation import (
     AnimationCancelled,
-    AnimationJob,
     CursorSweep,
     DashboardRenderer,
     HistoryFrames,
@@ -25,6 +24,7 @@ from playground.animation import (
     animation_steps,
     render_animation,
 )
+from playground.animation_job import AnimationJob
 from widgets.figure_export import ExportError, FigureInfo
 
 SIZE = (1280, 800)

@@ -13,7 +13,7 @@ from engines.tasks.registry import create_task
 from engines.training import Trainer, TrainingConfig
 from playground import trace_csv
 from playground.trace_csv import TRACE_COLUMNS, save_trace_csv, save_view_csv, trace_row_count
-from widgets import figure_export
+from widgets import export_files
 from widgets.figure_export import ExportError
 
 
@@ -106,7 +106,7 @@ def test_a_failed_write_leaves_nothing_and_names_the_file(tmp_path, monkeypatch)
     def disk_full(*_):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(figure_export.os, "replace", disk_full)
+    monkeypatch.setattr(export_files.os, "replace", disk_full)
     with pytest.raises(ExportError, match=r"trace\.csv.*disk is full"):
         save_trace_csv(frame, None, tmp_path / "trace.csv")
     assert list(tmp_path.iterdir()) == []

@@ -12,7 +12,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from widgets import figure_export
+from widgets import export_files, figure_export
 from widgets.dashboard import Dashboard
 from widgets.figure_export import (
     ExportError,
@@ -162,7 +162,7 @@ def test_a_failed_write_leaves_no_file_and_names_it(dashboard, tmp_path, monkeyp
     def disk_full(*_):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(figure_export.os, "replace", disk_full)
+    monkeypatch.setattr(export_files.os, "replace", disk_full)
     with pytest.raises(ExportError) as caught:
         export_png(dashboard.views()["forget"], target, TITLE, size=(300, 200))
     assert str(target) in str(caught.value) and "disk is full" in str(caught.value)
