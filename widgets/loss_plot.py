@@ -197,8 +197,16 @@ class LossPlot(LogYToggle, pg.PlotWidget):
     def _on_log_mode(self, *_) -> None:
         self._log_y = self.plot_item.ctrl.logYCheck.isChecked()
         self._place_baseline()
-        refresh_curves((self.train_curve, self.test_curve))
+        refresh_curves(self._curves())
         self.view_range.reset()  # pyqtgraph switched auto-range on: take the ranges back
+
+    def _curves(self) -> tuple:
+        """The curves the log toggle re-draws (a plot of several runs has more)."""
+        return (self.train_curve, self.test_curve)
+
+    def _buffers(self) -> tuple[SeriesBuffer, ...]:
+        """The series whose steps set the x range."""
+        return (self._train, self._test)
 
     def _refit(self) -> None:
         if self._x_range is not None:
@@ -206,10 +214,11 @@ class LossPlot(LogYToggle, pg.PlotWidget):
         self._update_range()
 
     def _update_range(self) -> None:
-        firsts = [buf.data()[0][0] for buf in (self._train, self._test) if len(buf)]
+        buffers = self._buffers()
+        firsts = [buf.data()[0][0] for buf in buffers if len(buf)]
         if firsts:
             lo = float(min(firsts))
-            last = float(max(buf.data()[0][-1] for buf in (self._train, self._test) if len(buf)))
+            last = float(max(buf.data()[0][-1] for buf in buffers if len(buf)))
             if self._x_range is None or lo != self._x_range[0] or last > self._x_range[1]:
                 self._x_range = (lo, lo + nice_ceil(1.5 * (last - lo)))
                 self.view_range.set_x(*self._x_range, padding=0.02)
