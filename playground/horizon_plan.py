@@ -118,7 +118,7 @@ def prepare_horizon(args, argv: list[str]) -> HorizonPlan:
             f"the following arguments are required: --out (or --collect DIR) "
             f"(see '{PROG} horizon --help')"
         )
-    out = Path(args.out).expanduser()
+    out = Path(args.out).expanduser().absolute()  # the commands may run in another folder
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
     options = {

@@ -213,6 +213,12 @@ def test_resume_a_folder_the_app_saved_with_its_own_sequence(tmp_path):
     assert metrics.train_loss[1:6] == pytest.approx([losses[s] for s in range(1, 6)], rel=1e-6)
     config = json.loads((folder / "config.json").read_text())
     assert config["written_by"] == "app" and config["continued_by"] == "seq-playground train"
+    # --config of the app's folder trains the same run anew, on the folder's own sequence
+    rerun = tmp_path / "rerun"
+    assert main(["train", "--config", str(folder), "--steps", "10", "--out", str(rerun)]) == 0
+    assert open_run_folder(rerun).metrics.train_loss[1:].tolist() == [
+        losses[s] for s in range(1, 11)
+    ]
 
 
 def test_an_app_folder_needs_steps(tmp_path, capsys):
