@@ -20,6 +20,10 @@ process's thread count and probe schedules) for as long. Reported, with the goal
   ``headless, no probes`` (``run_training`` without schedules) is printed for reference.
 
     python benchmarks/bench_gui.py [--seconds 20] [--warmup 2] [--length 100] [--hidden 32]
+
+``--compare`` measures the compare window instead: LSTM, GRU and RNN in lockstep in one
+trainer process (frames drawn per engine per second, goal >= 10; longest stall; lockstep
+steps/s with the window open against the same three engines in lockstep headless).
 """
 
 from __future__ import annotations
@@ -309,6 +313,148 @@ def measure_headless(spec, seconds: float, warmup: float, probes: bool) -> tuple
     return rate, others
 
 
+# --- three engines in lockstep (the compare window) -------------------------------------------
+GOAL_COMPARE_FPS = 10.0
+COMPARE_ENGINES = ("lstm", "gru", "rnn")
+
+
+def measure_compare(args) -> dict:
+    """The compare window training LSTM, GRU and RNN in lockstep for ``args.seconds`` after
+    ``args.warmup``: frame sets drawn per second (each draws every engine's frame), the
+    longest event-loop stall and the lockstep steps per second; then the same three engines
+    in lockstep headless (the trainer process's own loop and schedules) for as long."""
+    from PySide6 import QtCore, QtWidgets
+
+    import widgets  # noqa: F401 - row-major image order, as launch() does
+    from playground.compare_window import CompareWindow
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    settings = {"task": "adding", "length": args.length, "hidden": args.hidden, "device": "cpu"}
+    window = CompareWindow(settings)
+    window.engine_setup.set_engines([{"engine": kind} for kind in COMPARE_ENGINES])
+    window.resize(1600, 1000)
+    window.show()
+    clock = time.perf_counter
+    ticks: list[float] = []
+    frames: list[float] = []
+    updates: list[tuple[float, int]] = []
+    errors: list[str] = []
+    marks: dict[str, float] = {}
+    timer = QtCore.QTimer()
+    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(lambda: ticks.append(clock()))
+    window.views.frames_shown.connect(lambda _step: frames.append(clock()))
+    window.controller.update_received.connect(lambda u: updates.append((clock(), int(u.step))))
+    window.controller.run_failed.connect(errors.append)
+
+    def watch() -> None:
+        now = clock()
+        if "first_step" not in marks and updates and updates[-1][1] > 0:
+            marks["first_step"] = now
+        started = marks.get("first_step")
+        if started is not None and "steady" not in marks and now - started >= args.warmup:
+            marks["steady"] = now
+        if errors or ("steady" in marks and now - marks["steady"] >= args.seconds):
+            marks["end"] = now
+            window.close()  # stops the trainer (a reaper joins it)
+            app.exit(0)
+        elif now - marks["train"] > args.seconds + args.warmup + 90:
+            errors.append("timed out waiting for the run")
+
+    watcher = QtCore.QTimer()
+    watcher.setInterval(50)
+    watcher.timeout.connect(watch)
+    timer.start()
+    watcher.start()
+    marks["train"] = clock()
+    window.train()
+    app.exec()
+    timer.stop()
+    watcher.stop()
+    window.controller.wait_stopped(10)
+    if errors:
+        raise SystemExit(f"the comparison failed: {errors[0]}")
+    t0, t1 = marks["steady"], marks["end"]
+    inside = [t for t in ticks if t0 <= t <= t1]
+    gaps = [b - a for a, b in zip(inside, inside[1:], strict=False)]
+    steady = [(t, step) for t, step in updates if t0 <= t <= t1]
+    (ta, sa), (tb, sb) = steady[0], steady[-1]
+    headless, headless_frames = measure_lockstep_headless(
+        window.current_spec(), args.seconds, args.warmup
+    )
+    return {
+        "frames_per_s": sum(1 for t in frames if t0 <= t <= t1) / (t1 - t0),
+        "stall_ms": 1000 * max(0.0, max(gaps, default=0.0) - TICK_MS / 1000),
+        "gui_steps_per_s": (sb - sa) / (tb - ta) if tb > ta else float("nan"),
+        "headless_steps_per_s": headless,
+        "headless_frames_per_s": headless_frames,
+    }
+
+
+def measure_lockstep_headless(spec, seconds: float, warmup: float) -> tuple[float, float]:
+    """Lockstep rounds per second of the comparison's trainer loop in this process, and the
+    probe rounds (a frame for every engine) per second its schedule allowed meanwhile."""
+    import torch
+
+    from engines.lockstep import run_lockstep
+    from playground.compare_process import compare_schedules
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))  # as the trainer process does
+    trainers = spec.build_trainers(spec.validate())
+    probes, gradients = compare_schedules()
+    run = run_lockstep(trainers, schedule=probes, gradient_schedule=gradients)
+    next(run)
+    start = time.perf_counter()
+    while time.perf_counter() - start < warmup:
+        run.send(None)
+    steady, steps, probed = time.perf_counter(), trainers[0].step, probes.count
+    while time.perf_counter() - steady < seconds:
+        run.send(None)
+    span = time.perf_counter() - steady
+    run.close()
+    return (trainers[0].step - steps) / span, (probes.count - probed) / span
+
+
+def report_compare(args) -> None:
+    result = measure_compare(args)
+    ratio = result["gui_steps_per_s"] / result["headless_steps_per_s"]
+    print(
+        f"Compare benchmark: {', '.join(k.upper() for k in COMPARE_ENGINES)} at {args.hidden} "
+        f"units, adding length {args.length}, cpu, in lockstep in one trainer process; "
+        f"{os.cpu_count()} cores; {args.seconds:g} s steady after {args.warmup:g} s warm-up; "
+        f"load average {os.getloadavg()[0]:.2f} (other jobs share the machine)"
+    )
+    rows: list = []
+    fps = result["frames_per_s"]
+    _mark(
+        rows,
+        "frames drawn per engine",
+        f"{fps:.1f} /s",
+        f"goal >= {GOAL_COMPARE_FPS:g}/s",
+        fps >= GOAL_COMPARE_FPS,
+    )
+    stall = result["stall_ms"]
+    _mark(
+        rows,
+        "longest event-loop stall",
+        f"{stall:.1f} ms",
+        f"goal <= {GOAL_STALL_MS:g} ms",
+        stall <= GOAL_STALL_MS,
+    )
+    _mark(rows, "  (probe rounds/s headless)", f"{result['headless_frames_per_s']:.1f} /s")
+    _mark(rows, "lockstep steps/s, window open", f"{result['gui_steps_per_s']:.1f}")
+    _mark(rows, "lockstep steps/s, headless", f"{result['headless_steps_per_s']:.1f}")
+    _mark(
+        rows,
+        "ratio window open / headless",
+        f"{ratio:.2f}",
+        f"goal >= {GOAL_RATIO:g}",
+        ratio >= GOAL_RATIO,
+    )
+    _print_rows(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="steady measuring time")
@@ -318,7 +464,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-plain", action="store_true", help="skip the headless run without probes"
     )
+    parser.add_argument(
+        "--compare", action="store_true", help="the compare window's three engines instead"
+    )
     args = parser.parse_args(argv)
+    if args.compare:
+        report_compare(args)
+        return 0
 
     gui = measure_gui(args)
     headless, headless_others = measure_headless(
