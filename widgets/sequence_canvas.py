@@ -4,6 +4,12 @@ The canvas owns a plain numpy array and edits it in place; the plot items only m
 (``setData``), so a stroke costs one small array write and one redraw of the curve under the pen.
 Mouse events are taken from the PlotWidget's viewport by an event filter before pyqtgraph's scene
 sees them, so drawing never pans or zooms the view.
+
+Long sequences (the loaders accept 100,000 steps of 64 channels) are drawn peak-downsampled and
+clipped to the view: one min-to-max stroke per pixel column, so a repaint stays in milliseconds.
+The wheel zooms the time axis (the middle button pans it); zoomed in to fewer steps than pixels,
+every sample is drawn as it is. Edits always write the canvas's own array at the steps under the
+pointer, never the downsampled picture.
 """
 
 from __future__ import annotations
@@ -14,11 +20,16 @@ from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import QKeySequence, QMouseEvent, QShortcut
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from widgets.downsampling import add_curve, configure_plot
+from widgets.plot_support import plain_axes
+
 PRESETS = ("sine", "square", "spikes", "noise")
 MAX_CHANNELS = 64
 _HISTORY_BYTES = 64 * 2**20  # undo keeps whole arrays; cap the memory, not the count
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 _PRESS = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick)
+_PAD = 0.02  # of the length, either side of the time axis
+MIN_VISIBLE_STEPS = 10  # the wheel zooms in no further than this
 
 
 class SequenceCanvas(QWidget):
@@ -43,13 +54,25 @@ class SequenceCanvas(QWidget):
         self._view = self._plot.getViewBox()
         self._plot.setMenuEnabled(False)
         self._plot.hideButtons()
-        self._view.setMouseEnabled(x=False, y=False)
+        # The wheel zooms time only; left and right buttons never reach pyqtgraph (eventFilter).
+        self._view.setMouseEnabled(x=True, y=False)
         self._view.disableAutoRange()
+        self._thick = True  # the current channel's wide pen, only where samples are apart
+        self._view.sigXRangeChanged.connect(self._on_zoom)
+        self._view.sigResized.connect(self._on_zoom)
         self._plot.showGrid(x=True, y=True, alpha=0.25)
+        for name in ("left", "bottom"):
+            # Grid lines at the major and minor ticks, not pyqtgraph's third, finest level:
+            # its dense full-height lines cost about as much to paint as a long curve each.
+            self._plot.getAxis(name).setStyle(maxTickLevel=1)
         self._plot.setLabel("bottom", "time step")
-        self._markers = pg.PlotDataItem(pen=None, symbol="s", symbolSize=7, symbolBrush=_PALETTE[0])
-        self._plot.addItem(self._markers)
+        plain_axes(self._plot)
+        configure_plot(self._plot)
+        self._markers = add_curve(
+            self._plot, pen=None, symbol="s", symbolSize=7, symbolBrush=_PALETTE[0]
+        )
         self._curves: list[pg.PlotDataItem] = []
+        self._shown_steps = np.arange(0)  # x of every curve; replaced when the length changes
 
         self._values = np.zeros((n_steps, n_channels), dtype=np.float32)
         self._symbols = np.zeros(n_steps, dtype=np.int64)
@@ -150,31 +173,76 @@ class SequenceCanvas(QWidget):
         self._values, self._symbols = values, symbols
         self._channel = min(self._channel, n_channels - 1)
         while len(self._curves) < n_channels:
-            curve = pg.PlotDataItem()
-            self._plot.addItem(curve)
-            self._curves.append(curve)
+            self._curves.append(add_curve(self._plot))
         while len(self._curves) > n_channels:
             self._plot.removeItem(self._curves.pop())
         self._forget_history()
-        self._update_view()
+        self._update_view(whole_length=n_steps != len(self._shown_steps))
         self._style_curves()
         self._refresh()
 
-    def _update_view(self) -> None:
+    def _update_view(self, whole_length: bool = False) -> None:
+        """Fit the value axis; ``whole_length`` also shows every step (after a new length),
+        otherwise the time axis keeps the user's zoom."""
         if self._k_symbols:
             y_range = (-0.5, self._k_symbols - 0.5)
             ticks = [list(enumerate(self._symbol_names))]
         else:
             y_range, ticks = self._range, None
         self._plot.getAxis("left").setTicks(ticks)
-        self._view.setRange(xRange=(-0.5, self.n_steps - 0.5), yRange=y_range, padding=0.02)
+        if whole_length:
+            self._shown_steps = np.arange(self.n_steps)
+            lo, hi = self._time_limits()
+            self._view.setLimits(
+                xMin=lo, xMax=hi, minXRange=min(MIN_VISIBLE_STEPS, self.n_steps) - 1 + 1e-9
+            )
+            self._view.setXRange(lo, hi, padding=0.0)
+        self._view.setYRange(*y_range, padding=0.02)
+
+    def _time_limits(self) -> tuple[float, float]:
+        pad = _PAD * self.n_steps
+        return -0.5 - pad, self.n_steps - 0.5 + pad
+
+    # --- zoom -----------------------------------------------------------------------------
+
+    def visible_steps(self) -> tuple[int, int]:
+        """First and last step (inclusive) at least half in view."""
+        (lo, hi), _ = self._view.viewRange()
+        last = self.n_steps - 1
+        return int(np.clip(np.ceil(lo), 0, last)), int(np.clip(np.floor(hi), 0, last))
+
+    def show_steps(self, first: int, last: int) -> None:
+        """Zoom the time axis to steps ``first .. last`` (clamped to the sequence)."""
+        end = self.n_steps - 1
+        first, last = sorted((int(np.clip(first, 0, end)), int(np.clip(last, 0, end))))
+        self._view.setXRange(first - 0.5, last + 0.5, padding=0.0)
+        self._view.updateMatrix()  # now, not in the next paint (which would paint twice)
+
+    def show_all_steps(self) -> None:
+        """Zoom out to the whole sequence."""
+        self._view.setXRange(*self._time_limits(), padding=0.0)
+        self._view.updateMatrix()
+
+    def _zoomed_in(self) -> bool:
+        """Whether fewer steps than pixel columns are in view (every sample drawn as is)."""
+        (lo, hi), _ = self._view.viewRange()
+        return hi - lo <= max(self._view.width(), 1.0)
+
+    def _on_zoom(self, *_) -> None:
+        if self._zoomed_in() != self._thick:
+            self._style_curves()
 
     def _style_curves(self) -> None:
+        # A wide pen costs several times a 1-px line to paint: over a downsampled long
+        # sequence (a band of min-to-max strokes) the current channel stands out by being
+        # opaque and on top, and gets its wide pen once the samples are apart.
+        self._thick = self._zoomed_in()
         for i, curve in enumerate(self._curves):
             color = pg.mkColor(_PALETTE[i % len(_PALETTE)])
             if i != self._channel:
                 color.setAlpha(110)
-            curve.setPen(pg.mkPen(color, width=3 if i == self._channel else 1.5))
+            width = (3 if self._thick else 1) if i == self._channel else 1
+            curve.setPen(pg.mkPen(color, width=width))
             curve.setZValue(1 if i == self._channel else 0)
 
     # --- the sequence ---------------------------------------------------------------------
@@ -186,7 +254,7 @@ class SequenceCanvas(QWidget):
     def set_sequence(self, array: np.ndarray) -> None:
         """Show a loaded sequence. A 1-D integer array is symbols (switches to symbol mode with
         enough symbols); anything else is continuous values (T,) or (T, channels), and the value
-        range widens to hold them. Clears the undo history."""
+        range widens to hold them. Shows every step; clears the undo history."""
         array = np.asarray(array)
         if array.ndim not in (1, 2) or len(array) < 1:
             raise ValueError(f"expected (T,) or (T, channels), got shape {array.shape}")
@@ -196,6 +264,7 @@ class SequenceCanvas(QWidget):
             k = max(self._k_symbols, int(array.max()) + 1)
             self._reshape(len(array), self.n_channels)
             self._symbols[:] = array
+            self.show_all_steps()
             self.set_symbol_mode(k, self._symbol_names if k == self._k_symbols else None)
             return
         values = np.asarray(array, dtype=np.float32).reshape(len(array), -1)
@@ -206,6 +275,7 @@ class SequenceCanvas(QWidget):
         self._range = (min(low, float(values.min())), max(high, float(values.max())))
         self._reshape(*values.shape)
         self._values[:] = values
+        self.show_all_steps()
         self._refresh()
         self.sequence_changed.emit()
 
@@ -345,7 +415,7 @@ class SequenceCanvas(QWidget):
         self._refresh(only_current=True)
 
     def _refresh(self, only_current: bool = False) -> None:
-        steps = np.arange(self.n_steps)
+        steps = self._shown_steps
         symbolic = bool(self._k_symbols)
         self._markers.setVisible(symbolic)
         if symbolic:

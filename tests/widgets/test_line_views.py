@@ -149,8 +149,8 @@ def test_sequence_plot_shows_channels_targets_and_prediction(qtbot):
     np.testing.assert_array_equal(plot.input_curves[0].getData()[1], inputs[:, 0])
     labels = [label.text for _, label in plot.input_legend.items]
     assert labels == ["value", "marker"]
-    _, y = _original(plot.target_curves[0])
-    assert np.isnan(y[:-1]).all() and y[-1] == 0.7  # only scored steps
+    x, y = _original(plot.target_curves[0])
+    assert list(x) == [steps - 1] and list(y) == [0.7]  # only scored steps
     assert plot.target_curves[0].opts["symbol"] == "o"  # a single scored step needs a marker
     np.testing.assert_array_equal(plot.prediction_curves[0].getData()[1], prediction[:, 0])
     assert plot.cursor.count() == steps
