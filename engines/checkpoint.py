@@ -27,6 +27,7 @@ from engines.atomic_files import atomic_write_bytes
 from engines.config import EngineConfig
 from engines.engine import RecurrentEngine, build_engine
 from engines.plain_weights import PlainStateError, check_nonlinearity, from_plain_state
+from engines.regular_files import NotRegularFileError, check_regular_file
 
 FORMAT_NAME = "sequence-memory-playground/weights"
 FORMAT_VERSION = 1
@@ -248,9 +249,10 @@ def read_weights_file(
         raise WeightsFileError(
             path, f"unknown weights suffix {path.suffix!r}; use {' or '.join(SUFFIXES)}"
         )
-    if not path.is_file():
-        raise WeightsFileError(path, "no such file")
+    _check_regular(path, "weights file")
     sidecar = sidecar_path(path)
+    if sidecar.exists():  # a FIFO there would block reading it
+        _check_regular(sidecar, "config sidecar")
     notes: list[str] = []
     config = None
     if sidecar.is_file() and not _sidecar_is_ours(sidecar):
@@ -282,6 +284,14 @@ def read_weights_file(
         (*plain.notes, *notes),
         plain.readout_from_file,
     )
+
+
+def _check_regular(path: Path, what: str) -> None:
+    """Refuse a missing file, a folder, a FIFO or a device at once (reading some would block)."""
+    try:
+        check_regular_file(path, what)
+    except NotRegularFileError as error:
+        raise WeightsFileError(path, error.problem) from None
 
 
 def _sidecar_is_ours(sidecar: Path) -> bool:

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.lib.format as npy_format
 
 from engines.atomic_files import atomic_path
+from engines.regular_files import NotRegularFileError, read_regular_file
 
 MIN_STEPS = 2
 MAX_STEPS = 100_000
@@ -159,14 +160,13 @@ def _check_length(path: Path, n: int) -> None:
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The file's bytes; a FIFO, device or folder is refused before anything could block."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SequenceLoadError(
-                path,
-                f"file is {size / 2**20:.0f} MiB; files up to {MAX_FILE_BYTES // 2**20} MiB are read",
-            )
-        data = path.read_bytes()
+        data = read_regular_file(path, "sequence file", max_bytes=MAX_FILE_BYTES)
+    except NotRegularFileError as error:
+        if error.missing:
+            raise SequenceLoadError(path, "file not found (was it moved or deleted?)") from None
+        raise SequenceLoadError(path, error.problem) from None
     except FileNotFoundError:
         raise SequenceLoadError(path, "file not found (was it moved or deleted?)") from None
     except IsADirectoryError:

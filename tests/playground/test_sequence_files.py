@@ -5,6 +5,8 @@ import io
 import os
 import subprocess
 import sys
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -238,6 +240,34 @@ def test_folder(tmp_path):
     assert "folder" in str(load_error(tmp_path / "dir.csv"))
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_fifo_is_refused_at_once(tmp_path):
+    """Opening a FIFO to read waits for a writer: it must be refused before it is opened."""
+    fifo = tmp_path / "x.csv"
+    os.mkfifo(fifo)
+    done = threading.Event()
+
+    def release():  # should the loader block after all, a writer that comes and goes frees it
+        if not done.wait(10):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    threading.Thread(target=release, daemon=True).start()
+    start = time.perf_counter()
+    try:
+        err = load_error(fifo)
+    finally:
+        done.set()
+    assert time.perf_counter() - start < 2.0
+    assert "named pipe (FIFO)" in str(err) and "regular file" in str(err)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="no /dev/null")
+def test_a_device_is_refused(tmp_path):
+    link = tmp_path / "null.csv"
+    link.symlink_to("/dev/null")
+    assert "character device" in str(load_error(link))
+
+
 @pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="root reads any file")
 def test_unreadable(tmp_path):
     path = write(tmp_path, "secret.csv", "1\n2\n")
@@ -249,12 +279,14 @@ def test_unreadable(tmp_path):
 
 
 def test_unreadable_via_os_error(tmp_path, monkeypatch):
+    import engines.regular_files
+
     path = write(tmp_path, "secret.csv", "1\n2\n")
 
-    def refuse(self):
+    def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(engines.regular_files.os, "open", refuse)
     assert "permission denied" in str(load_error(path))
 
 
