@@ -449,12 +449,28 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     return array
 
 
+#: What PyTorch's CPU allocator says when malloc fails (POSIX, then Windows); it raises a
+#: plain RuntimeError, unlike CUDA's torch.cuda.OutOfMemoryError.
+_CPU_OUT_OF_MEMORY = (
+    "DefaultCPUAllocator: can't allocate memory",
+    "DefaultCPUAllocator: not enough memory",
+)
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is an allocation failure (CUDA or CPU), not any other RuntimeError."""
+    return isinstance(error, torch.cuda.OutOfMemoryError) or (
+        isinstance(error, RuntimeError) and any(m in str(error) for m in _CPU_OUT_OF_MEMORY)
+    )
+
+
 def out_of_memory_message(trainer: Trainer) -> str:
     torch.cuda.empty_cache()
+    elsewhere = ", or train on the CPU" if trainer.device.type == "cuda" else ""
     return (
         f"{trainer.device} ran out of memory at step {trainer.step + 1}. Try a smaller batch "
-        f"(now {trainer.config.batch_size}), a smaller hidden size or a shorter sequence, "
-        "or train on the CPU."
+        f"(now {trainer.config.batch_size}), a smaller hidden size or a shorter sequence"
+        f"{elsewhere}."
     )
 
 
@@ -575,7 +591,9 @@ def run_training(
         except TrainingDiverged as error:
             yield snapshot("error", message=str(error))
             return
-        except torch.cuda.OutOfMemoryError:
+        except RuntimeError as error:  # torch.cuda.OutOfMemoryError is one too
+            if not is_out_of_memory(error):
+                raise
             yield snapshot("error", message=out_of_memory_message(trainer))
             return
         elapsed += clock() - start
