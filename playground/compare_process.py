@@ -4,7 +4,8 @@ The protocol is ``playground.trainer_process``'s (updates only after "ready", la
 wins, losses batched, ``("request", id, "checkpoint")`` answered in its own ``("reply", id,
 ...)`` message, ``("failed", message)``, ``("quit", folder_or_None)``), with two changes: an
 update is a ``CompareUpdate`` holding one ``TrainerUpdate`` per engine, and a checkpoint
-reply is a list of Checkpoints, one per engine.
+reply is a list of Checkpoints, one per engine. A quit's folder is not used: the compare
+window keeps no "last comparison" of its own.
 
 One process for all engines, round-robin (``engines.lockstep``): on a 2-core machine one
 core trains and one draws; three trainer processes would take both from the window and
@@ -110,9 +111,8 @@ class _Lockstep:
                 "engine": trainer.engine.config.to_dict(),
                 "parameters": sum(p.numel() for p in trainer.engine.parameters()),
                 "input_names": list(getattr(task, "input_names", ()) or ()),
-                "weights_seed": seed,
             }
-            for trainer, seed in zip(self.trainers, spec.weights_seeds, strict=True)
+            for trainer in self.trainers
         ]
         probes, gradients = compare_schedules()
         self.run = run_lockstep(

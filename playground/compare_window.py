@@ -271,8 +271,6 @@ class CompareWindow(QtWidgets.QMainWindow):
 
     def _on_update(self, update) -> None:
         self.comparison.apply_update(update)
-        if update.checkpoints:
-            self.comparison.set_checkpoints(update.checkpoints)
         if update.message and update.state != "error":
             self.statusBar().showMessage(update.message, 8000)
 

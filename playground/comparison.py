@@ -130,6 +130,8 @@ class Comparison:
             framed = framed or each.frame is not None
         if framed:
             self.events.frames_added.emit()
+        if update.checkpoints:  # the update that ends a run: every engine's weights
+            self.set_checkpoints(update.checkpoints)
         self.state, self.step, self.message = update.state, int(update.step), update.message
         self.steps_per_second = update.steps_per_second
         self.events.status_changed.emit()
@@ -155,14 +157,8 @@ class Comparison:
         return found
 
     # --- what the user looks at -----------------------------------------------------------
-    def set_view(self, **changes) -> None:
-        """``set_view(cursor=12)``, ``set_view(history_index=3)``; emits per change."""
-        for name, value in changes.items():
-            if not hasattr(self.view, name):
-                raise ValueError(f"unknown view setting {name!r}")
-            if getattr(self.view, name) != value:
-                setattr(self.view, name, value)
-                self.events.view_changed.emit(name)
+    #: ``set_view(cursor=12)``, ``set_view(history_index=3)``: one run's, on the shared view.
+    set_view = Experiment.set_view
 
     def history_length(self) -> int:
         return len(self.experiments[0].frames) if self.experiments else 0

@@ -156,6 +156,7 @@ def test_a_saved_comparison_reopens(qtbot, window, tmp_path):
         np.testing.assert_allclose(losses, exp.metrics.train_losses)
         assert opened.experiments[index].checkpoint is not None
     assert opened.history_length() == saved.history_length()
+    assert other.can_continue(other.current_spec())  # Train continues from the saved step
     assert all(c.heatmaps()["hidden"].data() is not None for c in other.views.columns)
     other.close()
     _close(window)  # both closed: no trainer of either is left

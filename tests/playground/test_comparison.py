@@ -115,9 +115,7 @@ def _trained(steps: int, spec=None, resume=None) -> tuple[Comparison, _Lockstep]
         lockstep.add(snap)
         if snap.step % 2 == 0:
             comparison.apply_update(lockstep.take(snap, 0.0, final=False))
-    update = lockstep.take(snap, 0.0, final=True)
-    comparison.apply_update(update)
-    comparison.set_checkpoints(update.checkpoints)
+    comparison.apply_update(lockstep.take(snap, 0.0, final=True))  # with every checkpoint
     return comparison, lockstep
 
 
