@@ -153,9 +153,12 @@ class ViewState:
     unit: int | None = None
     layer: int = 0
     history_index: int = -1  # -1: follow the newest frame
+    interventions: tuple = ()  # the gate lab's, as the engines' plain dicts
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["interventions"] = [dict(item) for item in self.interventions]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> ViewState:
@@ -173,6 +176,9 @@ class ViewState:
             else None,
             layer=integer("layer", 0, 0),
             history_index=integer("history_index", -1, -1),
+            interventions=tuple(
+                item for item in data.get("interventions") or () if isinstance(item, dict)
+            ),
         )
 
 

@@ -15,12 +15,16 @@ def dashboard_frame(
     sample: int = 0,
     input_names: list[str] | None = None,
     gradients: GradientFlow | None = None,
+    difference: bool = False,
 ) -> dict:
     """One sample and one layer of ``frame`` as the dashboard's dict (arrays units x time).
 
     Classification read-outs are shown as the predicted class index (and the target's),
     so the sequence plot stays one readable curve whatever the number of classes.
     ``gradients`` stands in when the frame carries none (they are probed less often).
+    A frame probed under gate-lab interventions carries the unaltered run too: its
+    prediction comes as ``reference_prediction`` (drawn dashed), and ``difference`` shows
+    the states and gates as altered minus unaltered.
     """
     trace = frame.trace
     layer = min(max(layer, 0), trace.num_layers - 1)
@@ -32,6 +36,38 @@ def dashboard_frame(
     else:
         targets_shown, prediction = targets, outputs
     grads = frame.gradients or gradients
+    reference = getattr(frame, "reference", None)
+    reference_prediction = None
+    if reference is not None:
+        ref_out = reference.outputs[sample]
+        reference_prediction = (
+            ref_out.argmax(axis=-1)[:, None].astype(np.float32) if targets.ndim == 1 else ref_out
+        )
+    minus = reference if difference else None
+    return {
+        **_layer_arrays(trace, layer, sample, minus),
+        **_common(frame, layer, sample, input_names, targets_shown, prediction, grads),
+        "reference_prediction": reference_prediction,
+        "difference": minus is not None,
+    }
+
+
+def _layer_arrays(trace, layer: int, sample: int, minus=None) -> dict:
+    """States and gates of one layer and sample (units x time), minus ``minus``'s if given."""
+
+    def shown(values, other):
+        own = values[layer, sample]
+        return (own if other is None else own - other[layer, sample]).T
+
+    other = {} if minus is None else {"hidden": minus.hidden, "cell": minus.cell, **minus.gates}
+    return {
+        "hidden": shown(trace.hidden, other.get("hidden")),
+        "cell": None if trace.cell is None else shown(trace.cell, other.get("cell")),
+        "gates": {name: shown(values, other.get(name)) for name, values in trace.gates.items()},
+    }
+
+
+def _common(frame, layer, sample, input_names, targets_shown, prediction, grads) -> dict:
     return {
         "step": frame.step,
         "layer": layer,
@@ -40,9 +76,6 @@ def dashboard_frame(
         "targets": targets_shown,
         "prediction": prediction,
         "target_mask": frame.mask[sample],
-        "hidden": trace.hidden[layer, sample].T,
-        "cell": None if trace.cell is None else trace.cell[layer, sample].T,
-        "gates": {name: values[layer, sample].T for name, values in trace.gates.items()},
         "grad_h": None if grads is None else grads.hidden[layer],
         "grad_x": None if grads is None else grads.inputs,
     }

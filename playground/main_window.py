@@ -14,6 +14,7 @@ from engines.devices import available_devices
 from engines.tasks.registry import TASKS, default_length, length_range
 from playground.experiment import Experiment
 from playground.frames import dashboard_frame
+from playground.gate_lab_dock import GateLabDock
 from playground.recent_files import RecentFiles
 from playground.run_spec import RunSpec, merged_settings
 from playground.sequence_dock import SequenceDock
@@ -84,6 +85,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_files = RecentFiles()
         self.recent_experiments = RecentFiles(key="recent_experiments")
         self.menus = build_menus(self)
+        self.gate_lab = GateLabDock(self)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.gate_lab)
+        self.gate_lab.hide()
+        self.menus.view_menu.addAction(self.gate_lab.toggleViewAction())
         self._build_status_bar()
         self._connect()
 
@@ -240,6 +245,8 @@ class MainWindow(QtWidgets.QMainWindow):
         if exp.view.history_index >= 0 and len(exp.frames):
             self.history_slider.set_index(exp.view.history_index)
         self._show_history_frame(self.history_slider.index())
+        self._configure_lab()
+        self.gate_lab.restore(exp.view.interventions)
         if exp.view.unit is not None:
             self.dashboard.select_unit(exp.view.unit)
         self.dashboard.set_cursor(exp.view.cursor)
@@ -251,7 +258,9 @@ class MainWindow(QtWidgets.QMainWindow):
         for step, loss in zip(eval_steps, eval_losses, strict=True):
             self.dashboard.loss_plot.append_test(float(step), float(loss))
 
-    def _on_frame_added(self, _index: int) -> None:
+    def _on_frame_added(self, index: int) -> None:
+        if index == 0:
+            self._configure_lab()
         self.history_slider.set_count(len(self.experiment.frames))
         if self.history_slider.is_live():
             self._show_history_frame(len(self.experiment.frames) - 1)
@@ -363,8 +372,30 @@ class MainWindow(QtWidgets.QMainWindow):
         frame, gradients = frames[index]
         names = self.experiment.info.get("input_names") or None
         layer = self.experiment.view.layer
-        self.dashboard.show_frame(dashboard_frame(frame, layer, 0, names, gradients))
+        difference = self.gate_lab.difference_shown()
+        self.dashboard.show_frame(
+            dashboard_frame(frame, layer, 0, names, gradients, difference=difference)
+        )
+        self.gate_lab.show_frame_losses(frame)
         self.frame_shown.emit(frame.step)
+
+    def redraw_frame(self) -> None:
+        """Draw the frame on screen again (e.g. the gate lab's difference toggle changed)."""
+        self._show_history_frame(self.history_slider.index())
+
+    def _configure_lab(self) -> None:
+        frames = self.experiment.frames
+        steps = frames[len(frames) - 1][0].trace.steps if len(frames) else 0
+        self.gate_lab.configure(self.experiment.settings, steps)
+
+    def start_paused_for_lab(self) -> bool:
+        """A paused trainer on the record's weights (or a fresh network) for the gate lab."""
+        if self.controller.is_active():
+            return True
+        if self.controller.state == "error":
+            self.show_error("Reset first: the last run diverged.")
+            return False
+        return self._start(autostart=False)
 
     def _on_history_index(self, index: int) -> None:
         live = index >= len(self.experiment.frames) - 1

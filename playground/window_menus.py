@@ -28,6 +28,8 @@ class WindowMenus:
     reopen_last_action: QtGui.QAction
     export_weights_action: QtGui.QAction
     load_weights_action: QtGui.QAction
+    view_menu: QtWidgets.QMenu | None = None
+    training_menu: QtWidgets.QMenu | None = None
 
     def refresh_recent(self, window) -> None:
         from playground.experiment_files import open_experiment
@@ -147,6 +149,8 @@ def build_menus(window) -> WindowMenus:
         reopen_last,
         export_weights,
         load_weights,
+        view_menu,
+        train_menu,
     )
     menus.refresh_recent(window)
     return menus

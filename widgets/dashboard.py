@@ -9,6 +9,7 @@ engine (:meth:`Dashboard.configure`). A frame is a dict of plain numpy values
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from widgets.equations import kind_for_gates, view_tooltip
@@ -66,6 +67,8 @@ class Dashboard(QtWidgets.QWidget):
         self._unit: int | None = None
         self._gate_names: list[str] = []
         self._has_cell = False
+        self._reference_curves: list = []
+        self._difference = False
 
         self.step_label = QtWidgets.QLabel("no frame yet")
         self.sequence_plot = SequencePlot()
@@ -189,6 +192,8 @@ class Dashboard(QtWidgets.QWidget):
         for name in self._gate_names:
             self.gate_views[name].set_data(gates.get(name))
         self.gradient_plot.set_data(frame.get("grad_h"), frame.get("grad_x"))
+        self._show_reference_prediction(frame.get("reference_prediction"))
+        self._show_difference_levels(bool(frame.get("difference")))
 
         hidden = frame.get("hidden")
         self._steps = 0 if hidden is None else int(np.shape(hidden)[1])
@@ -202,6 +207,43 @@ class Dashboard(QtWidgets.QWidget):
 
     def frame(self) -> dict | None:
         return self._frame
+
+    def reference_curves(self) -> list:
+        """The dashed "before the intervention" prediction curves (gate lab)."""
+        return self._reference_curves
+
+    def _show_reference_prediction(self, prediction) -> None:
+        """Overlay the unaltered run's prediction (dashed) on the altered one's."""
+        plot = self.sequence_plot.output_plot
+        columns = 0 if prediction is None else np.asarray(prediction).reshape(len(prediction), -1)
+        wanted = 0 if prediction is None else columns.shape[1]
+        while len(self._reference_curves) < wanted:
+            curve = plot.plot(
+                pen=pg.mkPen((230, 230, 230), width=1, style=QtCore.Qt.PenStyle.DashLine)
+            )
+            curve.setZValue(-5)
+            self._reference_curves.append(curve)
+        for k, curve in enumerate(self._reference_curves):
+            if k < wanted:
+                curve.setData(np.arange(len(columns)), columns[:, k])
+                curve.setVisible(True)
+            else:
+                curve.setVisible(False)
+
+    def _show_difference_levels(self, difference: bool) -> None:
+        """A difference (altered minus unaltered) is signed: every heatmap shows -1..1."""
+        if difference == self._difference:
+            return
+        self._difference = difference
+        views = {"hidden": self.hidden_view, "cell": self.cell_view, **self.gate_views}
+        for name, view in views.items():
+            if difference:
+                view.set_levels((-1.0, 1.0))
+            elif name == "cell":
+                view.set_levels(CELL_LEVELS)
+            else:
+                style = "state" if name == "hidden" else GATE_STYLES.get(name, "state")
+                view.set_levels(HEATMAP_STYLES[style][0])
 
     # -------------------------------------------------------------- cursor
 

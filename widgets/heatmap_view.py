@@ -147,6 +147,18 @@ class HeatmapView(pg.GraphicsLayoutWidget):
     def levels(self) -> tuple[float, float]:
         return self._levels
 
+    def set_levels(self, levels: tuple[float, float]) -> None:
+        """Fixed colour levels (e.g. -1..1 while a difference is shown); redraws in place."""
+        low, high = float(levels[0]), float(levels[1])
+        if not low < high:
+            raise ValueError(f"levels must be (low, high) with low < high, got {levels!r}")
+        if (low, high) == self._levels:
+            return
+        self._levels = (low, high)
+        self.color_bar.setLevels((low, high))
+        if self._data is not None:
+            self.image_item.setLevels(self._levels)
+
     def data(self) -> np.ndarray | None:
         """The array last given to :meth:`set_data` (``None`` when empty)."""
         return self._data
