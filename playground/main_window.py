@@ -13,6 +13,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from engines.devices import available_devices
 from engines.tasks.registry import TASKS, default_length, length_range
 from playground.experiment import Experiment
+from playground.forgetting_dock import ForgettingDock
 from playground.frames import dashboard_frame
 from playground.gate_lab_dock import GateLabDock
 from playground.recent_files import RecentFiles
@@ -89,6 +90,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.gate_lab)
         self.gate_lab.hide()
         self.menus.view_menu.addAction(self.gate_lab.toggleViewAction())
+        self.forgetting = ForgettingDock(self)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.forgetting)
+        self.forgetting.hide()
+        self.menus.view_menu.addAction(self.forgetting.toggleViewAction())
         self._build_status_bar()
         self._connect()
 
@@ -242,6 +247,8 @@ class MainWindow(QtWidgets.QMainWindow):
         for step, value in zip(metrics.eval_steps, metrics.eval_losses, strict=True):
             loss.append_test(float(step), float(value))
         self.history_slider.set_count(len(exp.frames))
+        self.forgetting.clear()
+        self.forgetting.redraw()
         if exp.view.history_index >= 0 and len(exp.frames):
             self.history_slider.set_index(exp.view.history_index)
         self._show_history_frame(self.history_slider.index())
@@ -262,6 +269,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if index == 0:
             self._configure_lab()
         self.history_slider.set_count(len(self.experiment.frames))
+        self.forgetting.redraw()
         if self.history_slider.is_live():
             self._show_history_frame(len(self.experiment.frames) - 1)
 
@@ -377,6 +385,7 @@ class MainWindow(QtWidgets.QMainWindow):
             dashboard_frame(frame, layer, 0, names, gradients, difference=difference)
         )
         self.gate_lab.show_frame_losses(frame)
+        self.forgetting.show_index(index, live=self.history_slider.is_live())
         self.frame_shown.emit(frame.step)
 
     def redraw_frame(self) -> None:
@@ -408,6 +417,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_layer_changed(self, index: int) -> None:
         self.experiment.set_view(layer=max(0, index))
+        self.forgetting.redraw()
         if len(self.experiment.frames):
             self._show_history_frame(self.history_slider.index())
 

@@ -129,6 +129,11 @@ def build_engine_config(task, engine: str, hidden, layers, init, forget_bias):
             num_layers=layers,
             init=str(init).strip().lower(),
             forget_bias=forget_bias,
+            # Chrono initialisation (Tallec & Ollivier 2018) spreads the timescales up to
+            # the task's length, as in the app.
+            chrono_t_max=max(2, int(task.sequence_length))
+            if str(init).strip().lower() == "chrono"
+            else 0,
         )
     except ValueError as error:
         raise _labelled(error, _ENGINE_FIELDS) from None

@@ -78,7 +78,10 @@ def _add_model_options(parser, engine: bool = True) -> None:
     parser.add_argument("--lr", type=float, help="learning rate")
     parser.add_argument("--batch", type=int, help="batch size")
     parser.add_argument("--clip", type=float, help="max gradient norm (0: no clipping)")
-    parser.add_argument("--init", help="weight init: default, orthogonal or identity")
+    parser.add_argument(
+        "--init",
+        help="weight init: default, orthogonal, identity or chrono (LSTM/GRU, T_max = the task length)",
+    )
     parser.add_argument("--forget-bias", type=float, help="LSTM forget-gate bias")
 
 

@@ -88,6 +88,8 @@ class RunSpec:
             num_layers=int(s["layers"]),
             init=str(s["init"]),
             forget_bias=float(s["forget_bias"]),
+            # Chrono initialisation spreads the memory timescales up to the task's length.
+            chrono_t_max=max(2, int(task.sequence_length)) if s["init"] == "chrono" else 0,
         )
 
     def training_config(self) -> TrainingConfig:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engines.commands import Pause, RequestProbe
-from engines.probe_schedule import display_schedules
+from engines.probe_schedule import analysis_schedule, display_schedules
 from engines.training import ProbeFrame, Snapshot
 
 IDLE_POLL_S = 0.05
@@ -218,6 +218,7 @@ def _serve(conn, spec, autostart: bool, resume=None) -> None:
         start_paused=not autostart,
         schedule=probes,
         gradient_schedule=gradient_probes,
+        analysis_schedule=analysis_schedule(),
     )
     acc = _Accumulator()
     device = str(trainer.device)

@@ -1,0 +1,61 @@
+""" "Why it forgets" in the window: the visible page's analysis is computed by the trainer
+and drawn from the record; the gradient history grows with the recorded frames and follows
+the history slider; a hidden dock asks for nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import widgets  # noqa: F401 - row-major images, as in the app
+from playground.main_window import MainWindow
+
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def window(qtbot):
+    win = MainWindow({"task": "adding", "length": 12, "engine": "lstm", "hidden": 6, "batch": 8})
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+    assert win.controller.wait_stopped(timeout=10)
+
+
+def test_each_page_fills_with_the_frames_analysis(qtbot, window):
+    dock = window.forgetting
+    assert dock.wanted() == frozenset()  # hidden: nothing computed
+    dock.show()
+    window.step()
+    qtbot.waitUntil(lambda: window.experiment.step == 1, timeout=TIMEOUT_MS)
+    assert dock.wanted() == {"jacobians"}
+    qtbot.waitUntil(lambda: dock.jacobian_view.product_norms() is not None, timeout=TIMEOUT_MS)
+    frame = window.experiment.shown_frame()[0]
+    np.testing.assert_allclose(
+        dock.jacobian_view.singular_values()[:, 0], frame.analysis["singular_values"][0, :, 0]
+    )
+    dock.tabs.setCurrentIndex(2)  # memory timescales
+    qtbot.waitUntil(lambda: dock.timescale_view.timescales() is not None, timeout=TIMEOUT_MS)
+    tau = window.experiment.shown_frame()[0].analysis["timescales"][0]
+    np.testing.assert_allclose(np.sort(tau)[::-1], dock.timescale_view.timescales())
+    dock.tabs.setCurrentIndex(3)  # state space
+    qtbot.waitUntil(lambda: dock.state_space_view.data() is not None, timeout=TIMEOUT_MS)
+    assert dock.state_space_view.data().shape == (frame.trace.steps, 2)
+
+
+def test_the_gradient_history_grows_and_follows_the_slider(qtbot, window):
+    dock = window.forgetting
+    dock.show()
+    dock.tabs.setCurrentIndex(1)
+    window.step()
+    qtbot.waitUntil(lambda: window.controller.state == "paused", timeout=TIMEOUT_MS)
+    for _ in range(3):
+        before = len(window.experiment.frames)
+        window.step()
+        qtbot.waitUntil(lambda b=before: len(window.experiment.frames) > b, timeout=TIMEOUT_MS)
+    frames = window.experiment.frames
+    assert dock.gradient_history_view.count() == len(frames) >= 4
+    assert list(dock.gradient_history_view.steps()) == frames.steps()
+    window.history_slider.set_index(1)
+    assert dock.gradient_history_view.index() == 1
