@@ -459,8 +459,11 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.controller.set_clip(values["clip"])
 
     def _configure_views(self, engine: str) -> None:
+        from playground.figure_dialogs import connect_view_exports
+
         gates, has_cell = ENGINE_LAYOUTS.get(str(engine).lower(), ENGINE_LAYOUTS["lstm"])
         self.dashboard.configure(list(gates), has_cell)
+        connect_view_exports(self)  # new heatmaps get their context-menu exports too
 
     def _set_layers(self, layers: int, current: int = 0) -> None:
         current = min(max(0, current), layers - 1)
@@ -503,6 +506,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self._preview_timer.stop()
         self.preview.shutdown()
         self.controller.shutdown(save_to=save_to)
+        job = getattr(self, "animation_job", None)
+        if job is not None and job.is_running():
+            job.cancel()  # a cancelled render leaves no file
+        renderer = getattr(self, "figure_renderer", None)
+        if renderer is not None:
+            renderer.close()
+            self.figure_renderer = None
         super().closeEvent(event)
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802

@@ -101,8 +101,23 @@ def build_menus(window) -> WindowMenus:
     file_menu.addMenu(recent_menu)
     file_menu.addAction(save_drawing)
     file_menu.addSeparator()
-    file_menu.addAction(export_dashboard)
-    file_menu.addAction(export_trace)
+    from playground import figure_dialogs as fd
+
+    export_menu = file_menu.addMenu("&Export")
+    export_menu.addAction(export_dashboard)
+    export_menu.addAction(export_trace)
+    export_trace_csv = _action(window, "Trace as &CSV…", None)
+    export_trace_csv.triggered.connect(lambda: fd.export_trace_csv(window))
+    export_gif = _action(window, "Training history as &GIF…", None)
+    export_gif.triggered.connect(lambda: fd.start_animation(window, kind="gif"))
+    export_mp4 = _action(window, "Training history as &MP4…", None)
+    export_mp4.triggered.connect(lambda: fd.start_animation(window, kind="mp4"))
+    export_sweep = _action(window, "Time-cursor &sweep as GIF…", None)
+    export_sweep.triggered.connect(lambda: fd.start_animation(window, kind="gif", sweep=True))
+    for action in (export_trace_csv, export_gif, export_mp4, export_sweep):
+        export_menu.addAction(action)
+    views_note = export_menu.addAction("Single views: right-click a view ▸ Export PNG/SVG/CSV")
+    views_note.setEnabled(False)
     file_menu.addSeparator()
     file_menu.addAction(quit_action)
 
@@ -236,10 +251,11 @@ def export_dashboard_png(window, path: str | None = None) -> bool:
         )
         if not path:
             return False
-    from playground.file_writes import save_qimage
+    from playground.figure_dialogs import figure_info
+    from widgets.figure_export import export_widget_png
 
     try:
-        save_qimage(window.dashboard.grab().toImage(), path)
+        export_widget_png(window.dashboard, path, figure_info(window.experiment).title())
     except OSError as error:
         window.show_error(f"Could not save {path}: {error.strerror or error}")
         return False

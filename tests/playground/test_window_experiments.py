@@ -169,3 +169,22 @@ def test_closing_keeps_the_last_experiment_and_reopen_brings_it_back(qtbot, tmp_
     assert len(again.dashboard.loss_plot.train_data()[0]) == 3
     assert again.experiment.checkpoint is not None
     again.close()
+
+
+def test_file_export_writes_views_traces_and_the_dashboard(qtbot, window, tmp_path):
+    from PIL import Image
+
+    from playground import figure_dialogs as fd
+    from playground.window_menus import export_dashboard_png
+
+    step_until(qtbot, window, 2)
+    forget = window.dashboard.heatmaps()["forget"]
+    assert getattr(forget, "_export_actions", None)  # the context menu has the exports
+    assert fd.export_view(window, forget, "forget", "svg", path=tmp_path / "forget.svg")
+    svg = (tmp_path / "forget.svg").read_text()
+    assert "LSTM" in svg and "step 2" in svg
+    assert export_dashboard_png(window, str(tmp_path / "board.png"))
+    assert Image.open(tmp_path / "board.png").size[0] > 0
+    assert fd.export_trace_csv(window, tmp_path / "trace.csv")
+    header = (tmp_path / "trace.csv").read_text().splitlines()[0]
+    assert header.startswith("step,layer,quantity,unit")
