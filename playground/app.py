@@ -21,6 +21,10 @@ def launch(settings: dict | None = None, autostart: bool = False, files=()) -> i
     from playground.main_window import MainWindow
     from playground.preferences import APPLICATION, ORGANIZATION, Preferences
 
+    from playground import interrupts
+
+    if interrupts.requested():  # Ctrl+C or SIGTERM while Qt was loading: do not open
+        return interrupts.exit_code()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName(APPLICATION)
     app.setOrganizationName(ORGANIZATION)
@@ -32,6 +36,9 @@ def launch(settings: dict | None = None, autostart: bool = False, files=()) -> i
         QtCore.QTimer.singleShot(0, window.train)
     received: list[int] = []
     _quit_on_signals(window, received)
+    if interrupts.requested():  # it came while the window was being built
+        received.append(interrupts.first_signal())
+        QtCore.QTimer.singleShot(0, window.close)
     code = app.exec()
     window.controller.wait_stopped(timeout=5.0)
     window.preview.wait_stopped(timeout=5.0)
