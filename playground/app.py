@@ -17,11 +17,10 @@ def launch(settings: dict | None = None, autostart: bool = False, files=()) -> i
     from PySide6 import QtCore, QtWidgets
 
     import widgets  # noqa: F401 - sets pyqtgraph's row-major image order before any view
+    from playground import interrupts
     from playground.experiment_files import open_path
     from playground.main_window import MainWindow
     from playground.preferences import APPLICATION, ORGANIZATION, Preferences
-
-    from playground import interrupts
 
     if interrupts.requested():  # Ctrl+C or SIGTERM while Qt was loading: do not open
         return interrupts.exit_code()
@@ -42,6 +41,8 @@ def launch(settings: dict | None = None, autostart: bool = False, files=()) -> i
     code = app.exec()
     window.controller.wait_stopped(timeout=5.0)
     window.preview.wait_stopped(timeout=5.0)
+    for compare in getattr(window, "compare_windows", []):
+        compare.controller.wait_stopped(timeout=5.0)
     return SIGNAL_EXIT_CODES.get(received[0], 1) if received else code
 
 

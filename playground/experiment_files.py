@@ -148,6 +148,13 @@ def open_experiment(window, path) -> bool:
 def open_path(window, path: str) -> bool:
     """A dropped or command-line path: a run folder opens as an experiment, a weights file
     loads its weights, anything else is a sequence file."""
+    from playground.comparison import is_comparison_folder
+
+    if is_comparison_folder(path):
+        from playground.window_menus import open_compare_window
+
+        open_compare_window(window, path)
+        return True
     if is_run_folder(path):
         return open_experiment(window, path)
     if Path(path).is_dir():

@@ -506,6 +506,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._preview_timer.stop()
         self.preview.shutdown()
         self.controller.shutdown(save_to=save_to)
+        for compare in getattr(self, "compare_windows", []):
+            compare.close()  # each stops its own trainer, off this thread
         job = getattr(self, "animation_job", None)
         if job is not None and job.is_running():
             job.cancel()  # a cancelled render leaves no file

