@@ -463,6 +463,8 @@ def _sequence_arrays(spec: RunSpec) -> dict:
             "delay": seq.delay,
             "source": seq.source,
         }
+        if seq.window is not None:
+            plain["window"] = seq.window
         if seq.values is not None:
             plain["values"] = np.asarray(seq.values, dtype=np.float32)
         if seq.symbols is not None:
@@ -482,6 +484,7 @@ def _user_sequence(plain: dict | None) -> UserSequence | None:
         objective=str(plain.get("objective") or "next"),
         delay=int(plain.get("delay") or 0),
         source=str(plain.get("source") or "run folder"),
+        window=int(plain["window"]) if plain.get("window") else None,
     )
 
 

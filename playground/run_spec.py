@@ -29,6 +29,7 @@ class UserSequence:
     objective: str = "next"
     delay: int = 0
     source: str = "drawing"
+    window: int | None = None  # the training window (None: the task's default)
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,10 @@ class RunSpec:
             from engines.tasks.user_sequence import SequenceTask
 
             seq = self.sequence
+            common = {"objective": seq.objective, "delay": seq.delay, "window": seq.window}
             if seq.symbols is not None:
-                return SequenceTask(
-                    symbols=seq.symbols,
-                    n_symbols=seq.n_symbols,
-                    objective=seq.objective,
-                    delay=seq.delay,
-                )
-            return SequenceTask(values=seq.values, objective=seq.objective, delay=seq.delay)
+                return SequenceTask(symbols=seq.symbols, n_symbols=seq.n_symbols, **common)
+            return SequenceTask(values=seq.values, **common)
         from engines.tasks.registry import create_task
 
         return create_task(self.settings["task"], int(self.settings["length"]))

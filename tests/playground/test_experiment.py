@@ -75,9 +75,7 @@ def test_the_record_holds_the_whole_history_and_tells_its_views():
     experiment = Experiment(spec)
     told = {"metrics": 0, "frames": 0, "view": []}
     experiment.events.metrics_added.connect(lambda *a: told.__setitem__("metrics", 1))
-    experiment.events.frame_added.connect(
-        lambda i: told.__setitem__("frames", told["frames"] + 1)
-    )
+    experiment.events.frame_added.connect(lambda i: told.__setitem__("frames", told["frames"] + 1))
     experiment.events.view_changed.connect(told["view"].append)
     train_into(experiment, build_trainer(spec), 20)
     assert list(experiment.metrics.train_steps) == list(range(1, 21))
@@ -98,7 +96,9 @@ def test_save_then_open_gives_identical_settings_metrics_frames_and_weights(tmp_
     assert opened.notes == []
     assert opened.settings == experiment.settings
     for name in ("train_steps", "train_losses", "grad_norms", "eval_steps", "eval_losses"):
-        np.testing.assert_array_equal(getattr(opened.metrics, name), getattr(experiment.metrics, name))
+        np.testing.assert_array_equal(
+            getattr(opened.metrics, name), getattr(experiment.metrics, name)
+        )
     assert opened.frames.steps() == experiment.frames.steps()
     for i in range(len(opened.frames)):
         (a, ga), (b, gb) = opened.frames[i], experiment.frames[i]
@@ -202,3 +202,19 @@ def test_a_failed_save_keeps_the_previous_save_intact(tmp_path, monkeypatch):
     after = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert after == before
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no staging folder left behind
+
+
+def test_a_command_line_run_on_a_data_file_opens_with_its_sequence_and_window(tmp_path):
+    from playground.cli import main
+
+    data = tmp_path / "signal.csv"
+    data.write_text("\n".join(str(np.sin(t / 3)) for t in range(60)))
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(data), "--length", "8", "--hidden", "4", "--batch", "4",
+            "--steps", "3", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    data.unlink()  # the run folder holds its own copy of the sequence
+    opened = Experiment.open(out)
+    assert opened.spec.sequence is not None and opened.spec.sequence.window == 8
+    assert opened.spec.build_task().window == 8
+    assert len(opened.metrics.train_steps) == 3
