@@ -115,3 +115,20 @@ def merged_settings(settings: dict | None) -> dict:
     merged = dict(DEFAULT_SETTINGS)
     merged.update({k: v for k, v in (settings or {}).items() if k in DEFAULT_SETTINGS})
     return merged
+
+
+def same_sequence(a: UserSequence | None, b: UserSequence | None) -> bool:
+    """The same user sequence (values, symbols, objective and delay), or both none."""
+    if a is None or b is None:
+        return a is b
+
+    def same(x, y):
+        return (x is None and y is None) or (
+            x is not None and y is not None and np.array_equal(x, y)
+        )
+
+    return (
+        same(a.values, b.values)
+        and same(a.symbols, b.symbols)
+        and (a.objective, a.delay) == (b.objective, b.delay)
+    )
