@@ -17,6 +17,7 @@ from PySide6 import QtCore, QtWidgets
 from playground.compare_spec import CompareSpec
 from playground.comparison import Comparison
 from playground.frames import dashboard_frame
+from playground.transport import fill_layer_combo
 from widgets.compare_plots import CompareGradientPlot, CompareLossPlot, engine_color
 from widgets.dashboard import ENGINE_LAYOUTS
 from widgets.engine_column import EngineColumn
@@ -203,14 +204,7 @@ class CompareViews(QtWidgets.QWidget):
             self.show_history_frame(self.history_slider.index())
 
     def _set_layers(self, layers: int, current: int = 0) -> None:
-        current = min(max(0, current), layers - 1)
-        self.layer_combo.blockSignals(True)
-        self.layer_combo.clear()
-        self.layer_combo.addItems([f"{k + 1} of {layers}" for k in range(layers)])
-        self.layer_combo.setCurrentIndex(current)
-        self.layer_combo.blockSignals(False)
-        self.layer_combo.setEnabled(layers > 1)
-        self.comparison.set_view(layer=current)
+        self.comparison.set_view(layer=fill_layer_combo(self.layer_combo, layers, current))
 
     # --- the time cursor ---------------------------------------------------------------------
     def cursor(self) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engines.tasks.registry import TASKS, length_range
+from engines.tasks.registry import TASKS
 from playground import compare_files
 from playground.compare_controller import CompareController
 from playground.compare_spec import (
@@ -29,6 +29,7 @@ from playground.compare_spec import (
 from playground.compare_views import CompareViews
 from playground.comparison import Comparison
 from playground.run_spec import RunSpec, merged_settings
+from playground.transport import TransportMixin
 from widgets.engine_setup import EngineSetup
 from widgets.setup_panel import SetupPanel
 from widgets.transport_bar import TransportBar
@@ -39,7 +40,7 @@ CONTINUABLE_CHANGES = ("lr", "clip", "device")
 DEFAULT_PRESET = "RNN vs LSTM vs GRU"
 
 
-class CompareWindow(QtWidgets.QMainWindow):
+class CompareWindow(TransportMixin, QtWidgets.QMainWindow):
     """The compare window. ``settings`` (the main window's setup, or launch options) fill the
     shared settings and the engines' defaults (hidden size, layers, init, forget bias); the
     engines start as RNN, LSTM and GRU with weights seeds seed, seed + 1, seed + 2.
@@ -193,40 +194,13 @@ class CompareWindow(QtWidgets.QMainWindow):
         self._comparison = comparison
         comparison.events.status_changed.connect(self._on_status)
 
-    # --- transport ---------------------------------------------------------------------------
+    # --- transport (train, pause, toggle_training, step: playground.transport) ---------------
     def current_spec(self) -> CompareSpec:
         return CompareSpec.from_settings(
             self.setup_panel.settings(),
             self.engine_setup.engines(),
             self.engine_setup.weights_seeds(),
         )
-
-    def train(self) -> None:
-        """Start the comparison, resume a paused one, or continue a saved one from its step
-        when the setup still fits it."""
-        state = self.controller.state
-        if state == "paused":
-            self.controller.resume()
-        elif state not in ("running", "starting") and self.transport.toggle_button.isEnabled():
-            self._start(autostart=True)
-
-    def pause(self) -> None:
-        if self.controller.state in ("running", "starting"):
-            self.controller.pause()
-
-    def toggle_training(self) -> None:
-        if self.controller.state in ("running", "starting"):
-            self.pause()
-        else:
-            self.train()
-
-    def step(self) -> None:
-        """One training step of every engine; starts a paused comparison first if needed."""
-        if not self.transport.step_button.isEnabled() or self.controller.state == "running":
-            return
-        if not self.controller.is_active() and not self._start(autostart=False):
-            return
-        self.controller.step(1)
 
     def reset(self) -> None:
         """Stop and forget the comparison; the settings stay. Returns at once."""
@@ -292,18 +266,6 @@ class CompareWindow(QtWidgets.QMainWindow):
         self.run_state_changed.emit(state)
 
     # --- settings ----------------------------------------------------------------------------
-    def _on_task_changed(self, name: str) -> None:
-        if name in TASKS:
-            lo, hi = length_range(name)
-            self.setup_panel.set_length_range(lo, hi, TASKS[name].length_label)
-
-    def _on_live_settings(self, values: dict) -> None:
-        if self.controller.is_active():
-            if "lr" in values:
-                self.controller.set_learning_rate(values["lr"])
-            if "clip" in values:
-                self.controller.set_clip(values["clip"])
-
     def _on_setup_changed(self) -> None:
         """A new data seed gives new weights seeds (seed + i); the parameter counts follow
         the setup, and so do the views while nothing is recorded."""
@@ -380,19 +342,6 @@ class CompareWindow(QtWidgets.QMainWindow):
         self.setWindowTitle(f"Compare engines — {comparison.path.name}")
         self.comparison_opened.emit(str(path))
         return True
-
-    # --- messages ----------------------------------------------------------------------------
-    def show_error(self, message: str) -> None:
-        self.error_banner.setText(message)
-        self.error_banner.show()
-        self.statusBar().showMessage(message.splitlines()[0], 15000)
-
-    def hide_error(self) -> None:
-        self.error_banner.hide()
-        self.error_banner.clear()
-
-    def _on_hover(self, view: str, unit: int, step: int, value: float) -> None:
-        self.statusBar().showMessage(f"{view}: unit {unit}, step {step}, value {value:.4g}", 3000)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
         """Close at once: the trainer is stopped by the controller's reaper thread."""

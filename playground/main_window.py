@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engines.devices import available_devices
-from engines.tasks.registry import TASKS, default_length, length_range
+from engines.tasks.registry import TASKS, default_length
 from playground.experiment import Experiment
 from playground.forgetting_dock import ForgettingDock
 from playground.gate_lab_dock import GateLabDock
@@ -20,6 +20,7 @@ from playground.run_spec import RunSpec, merged_settings, same_sequence
 from playground.sequence_dock import SequenceDock
 from playground.trainer_process import TrainerUpdate
 from playground.training_controller import TrainingController
+from playground.transport import TransportMixin, fill_layer_combo
 from playground.window_menus import build_menus
 from playground.window_record import WindowRecordMixin
 from widgets.dashboard import ENGINE_LAYOUTS, Dashboard
@@ -32,7 +33,7 @@ ACTIVE_STATES = ("starting", "running", "paused")
 CONTINUABLE_CHANGES = ("lr", "clip", "device")
 
 
-class MainWindow(WindowRecordMixin, QtWidgets.QMainWindow):
+class MainWindow(TransportMixin, WindowRecordMixin, QtWidgets.QMainWindow):
     """One playground window. ``settings`` pre-fill the setup panel (launch options);
     ``preferences`` (a ``playground.preferences.Preferences``) makes the window remember its
     setup, geometry and toggles across sessions — tests leave it out. ``preview``: before
@@ -178,37 +179,7 @@ class MainWindow(WindowRecordMixin, QtWidgets.QMainWindow):
         self.dashboard.cursor_moved.connect(lambda t: self.experiment.set_view(cursor=int(t)))
         self.dashboard.unit_selected.connect(lambda u: self.experiment.set_view(unit=u))
 
-    # --- transport ---------------------------------------------------------------------------
-    def train(self) -> None:
-        """Start a run from the panel's settings, or resume a paused one; continue a saved or
-        loaded one from its step when the setup still fits it."""
-        if self.controller.state == "paused":
-            self.controller.resume()
-            return
-        if self.controller.state in ("running", "starting"):
-            return
-        if not self.menus.train_action.isEnabled():
-            return
-        self._start(autostart=True)
-
-    def pause(self) -> None:
-        if self.controller.state in ("running", "starting"):
-            self.controller.pause()
-
-    def toggle_training(self) -> None:
-        if self.controller.state in ("running", "starting"):
-            self.pause()
-        else:
-            self.train()
-
-    def step(self) -> None:
-        """One training step; starts a paused run first if there is none."""
-        if not self.menus.step_action.isEnabled() or self.controller.state == "running":
-            return
-        if not self.controller.is_active() and not self._start(autostart=False):
-            return
-        self.controller.step(1)
-
+    # --- transport (train, pause, toggle_training, step: playground.transport) ---------------
     def reset(self) -> None:
         """Stop the run and forget it; the settings stay as they are. Returns at once."""
         self.controller.shutdown()
@@ -281,27 +252,12 @@ class MainWindow(WindowRecordMixin, QtWidgets.QMainWindow):
             "(the record so far is kept)."
         )
 
-    def _on_hover(self, view: str, unit: int, step: int, value: float) -> None:
-        self.statusBar().showMessage(f"{view}: unit {unit}, step {step}, value {value:.4g}", 3000)
-
     # --- settings ----------------------------------------------------------------------------
-    def _on_task_changed(self, name: str) -> None:
-        if name in TASKS:
-            lo, hi = length_range(name)
-            self.setup_panel.set_length_range(lo, hi, TASKS[name].length_label)
-
     def _on_settings_changed(self, settings: dict) -> None:
         if not self.controller.is_active():
             self._configure_views(settings.get("engine", "lstm"))
             if not len(self.experiment.metrics) and self.experiment.checkpoint is None:
                 self.request_preview()
-
-    def _on_live_settings(self, values: dict) -> None:
-        if self.controller.is_active():
-            if "lr" in values:
-                self.controller.set_learning_rate(values["lr"])
-            if "clip" in values:
-                self.controller.set_clip(values["clip"])
 
     def _configure_views(self, engine: str) -> None:
         from playground.figure_dialogs import connect_view_exports
@@ -311,14 +267,7 @@ class MainWindow(WindowRecordMixin, QtWidgets.QMainWindow):
         connect_view_exports(self)  # new heatmaps get their context-menu exports too
 
     def _set_layers(self, layers: int, current: int = 0) -> None:
-        current = min(max(0, current), layers - 1)
-        self.layer_combo.blockSignals(True)
-        self.layer_combo.clear()
-        self.layer_combo.addItems([f"{k + 1} of {layers}" for k in range(layers)])
-        self.layer_combo.setCurrentIndex(current)
-        self.layer_combo.blockSignals(False)
-        self.layer_combo.setEnabled(layers > 1)
-        self.experiment.set_view(layer=current)
+        self.experiment.set_view(layer=fill_layer_combo(self.layer_combo, layers, current))
 
     def _set_state(self, state: str) -> None:
         self.transport.set_state(state if state != "starting" else "running")
@@ -326,17 +275,6 @@ class MainWindow(WindowRecordMixin, QtWidgets.QMainWindow):
         self.menus.set_state(state, self.transport)
         self.experiment.set_state(state)
         self.run_state_changed.emit(state)
-
-    # --- messages ----------------------------------------------------------------------------
-    def show_error(self, message: str) -> None:
-        """Say what went wrong in the window (banner + status bar); nothing is lost."""
-        self.error_banner.setText(message)
-        self.error_banner.show()
-        self.statusBar().showMessage(message.splitlines()[0], 15000)
-
-    def hide_error(self) -> None:
-        self.error_banner.hide()
-        self.error_banner.clear()
 
     # --- window ------------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
