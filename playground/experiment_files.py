@@ -28,14 +28,16 @@ class _Reporter(QtCore.QObject):
     failed = QtCore.Signal(str)
 
 
-def _describe_os_error(error: OSError, path) -> str:
-    name = error.filename or path
-    reason = error.strerror or str(error)
-    return f"Could not save the experiment to {name}: {reason}"
-
-
 class SaveJob:
-    """One save in flight: ask the trainer for a checkpoint (when there is one), then write."""
+    """One save in flight: ask the trainer for its checkpoint (when there is a trainer),
+    then write the record in a worker thread, which reports through a queued signal.
+
+    This one saves the main window's experiment; a subclass saves another record by naming
+    it (``noun``, ``record``), taking the trainer's answer (``take_checkpoint``) and saying in
+    its window that it is saved (``saved``).
+    """
+
+    noun = "experiment"
 
     def __init__(self, window, path: Path) -> None:
         self.window = window
@@ -46,7 +48,28 @@ class SaveJob:
         self._request: int | None = None
         self.thread: threading.Thread | None = None
 
+    # --- what differs between records ---------------------------------------------------------
+    def record(self):
+        """What is saved: it has ``folder_data()`` and ``save(path, data)``."""
+        return self.window.experiment
+
+    def take_checkpoint(self, answer) -> None:
+        """Keep the trainer's answer to the checkpoint request in the record."""
+        if isinstance(answer, Checkpoint):
+            self.window.experiment.set_checkpoint(answer)
+
+    def saved(self, path: str) -> None:
+        """The folder is written: tell the window."""
+        window = self.window
+        window.recent_experiments.add(path)
+        window.menus.refresh_recent(window)
+        window.statusBar().showMessage(f"Saved the experiment to {path}", 8000)
+        window.setWindowTitle(f"Sequence Memory Playground — {Path(path).name}")
+        window.experiment_saved.emit(path)
+
+    # --- the job ------------------------------------------------------------------------------
     def start(self) -> None:
+        _jobs.add(self)  # kept alive until it reports
         controller = self.window.controller
         if controller.has_process():
             self._request = controller.request_checkpoint()
@@ -60,22 +83,27 @@ class SaveJob:
         if request_id != self._request:
             return
         self.window.controller.reply_received.disconnect(self._on_reply)
-        if isinstance(answer, Checkpoint):
-            self.window.experiment.set_checkpoint(answer)
+        self.take_checkpoint(answer)
         self._write()
 
     def _write(self) -> None:
-        experiment = self.window.experiment
-        data = experiment.folder_data()
+        record, noun = self.record(), self.noun
+        try:
+            data = record.folder_data()
+        except ValueError as error:
+            self._on_failed(f"Could not save the {noun}: {error}")
+            return
         reporter, path = self.reporter, self.path
 
         def work():
             try:
-                experiment.save(path, data)
+                record.save(path, data)
             except OSError as error:
-                reporter.failed.emit(_describe_os_error(error, path))
+                reason = error.strerror or str(error)
+                name = error.filename or path
+                reporter.failed.emit(f"Could not save the {noun} to {name}: {reason}")
             except (RunFolderError, ValueError) as error:
-                reporter.failed.emit(f"Could not save the experiment: {error}")
+                reporter.failed.emit(f"Could not save the {noun}: {error}")
             else:
                 reporter.finished.emit(str(path))
 
@@ -83,12 +111,7 @@ class SaveJob:
         self.thread.start()
 
     def _on_finished(self, path: str) -> None:
-        window = self.window
-        window.recent_experiments.add(path)
-        window.menus.refresh_recent(window)
-        window.statusBar().showMessage(f"Saved the experiment to {path}", 8000)
-        window.setWindowTitle(f"Sequence Memory Playground — {Path(path).name}")
-        window.experiment_saved.emit(path)
+        self.saved(path)
         _jobs.discard(self)
 
     def _on_failed(self, message: str) -> None:
@@ -99,18 +122,23 @@ class SaveJob:
 _jobs: set[SaveJob] = set()
 
 
+def ask_save_folder(window, caption: str, name: str, kind: str) -> Path | None:
+    """A folder to save into, picked by the user; None when they cancel."""
+    path, _ = QtWidgets.QFileDialog.getSaveFileName(window, caption, name, f"{kind} (*)")
+    return Path(path) if path else None
+
+
 def save_experiment(window, path: str | os.PathLike | None = None, ask: bool = False):
     """Save the record to ``path`` (its folder so far, or a folder the user picks)."""
     if path is None and not ask:
         path = window.experiment.path
     if path is None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            window, "Save experiment as a run folder", "experiment", "Run folder (*)"
+        path = ask_save_folder(
+            window, "Save experiment as a run folder", "experiment", "Run folder"
         )
-        if not path:
+        if path is None:
             return None
     job = SaveJob(window, Path(path))
-    _jobs.add(job)
     job.start()
     return job
 
