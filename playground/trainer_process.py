@@ -33,6 +33,7 @@ from engines.probe_schedule import analysis_schedule, display_schedules
 from engines.training import ProbeFrame, Snapshot
 
 IDLE_POLL_S = 0.05
+ENDED_STATES = ("finished", "stopped", "error")
 LOSS_ONLY_INTERVAL_S = 0.1
 
 
@@ -123,6 +124,13 @@ def trainer_main(conn, spec, autostart: bool = True, resume=None) -> None:
 
     ``resume``: a ``playground.experiment.Checkpoint`` to continue from (weights, and the
     training state when known, so the run continues exactly)."""
+    run_child(conn, lambda: serve(conn, _Single(spec, autostart, resume)))
+
+
+def run_child(conn, body) -> None:
+    """What every trainer process does around its ``body()``: ignore Ctrl+C, leave a core
+    to the GUI, and turn any failure into a ``("failed", message, detail)`` message (an app
+    that went away gets none); the pipe is closed at the end."""
     import signal
 
     # Ctrl+C in the terminal reaches the whole process group: the app decides when we stop.
@@ -130,7 +138,7 @@ def trainer_main(conn, spec, autostart: bool = True, resume=None) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         _set_threads()
-        _serve(conn, spec, autostart, resume)
+        body()
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass  # the app went away; nothing to report to
     except Exception as error:  # noqa: BLE001 - everything must reach the app as a message
@@ -140,6 +148,16 @@ def trainer_main(conn, spec, autostart: bool = True, resume=None) -> None:
     finally:
         with contextlib.suppress(OSError):
             conn.close()
+
+
+def run_info(task, trainer) -> dict:
+    """What the app shows of a run before its first frame: task, engine, size, inputs."""
+    return {
+        "task": task.describe(),
+        "engine": trainer.engine.config.to_dict(),
+        "parameters": sum(p.numel() for p in trainer.engine.parameters()),
+        "input_names": list(getattr(task, "input_names", ()) or ()),
+    }
 
 
 def checkpoint_of(trainer):
@@ -190,86 +208,113 @@ def _save_on_quit(trainer, folder) -> None:
             write_training_state(Path(folder), trainer.training_state())
 
 
-def _serve(conn, spec, autostart: bool, resume=None) -> None:
-    from engines.training import Trainer, run_training
+class _Single:
+    """One engine's trainer, its training run and what is gathered between updates: the
+    single run's side of ``serve`` (``compare_process._Lockstep`` is the comparison's)."""
 
-    task = spec.validate()
-    trainer = Trainer.create(
-        spec.engine_config(task),
-        task,
-        spec.training_config(),
-        device=spec.settings["device"],
-        probe_batch=spec.build_probe(task),
-    )
-    if resume is not None:
-        _restore(trainer, resume)
-    info = {
-        "task": task.describe(),
-        "engine": trainer.engine.config.to_dict(),
-        "parameters": sum(p.numel() for p in trainer.engine.parameters()),
-        "input_names": list(getattr(task, "input_names", ()) or ()),
-    }
-    # Probe at display rate within the display budget (a few percent of training time). The
-    # freshest frame waits for the app's "ready", so the app never waits for a probe: probing
-    # only after "ready" halved the frame rate (the round trip then includes a whole step).
-    probes, gradient_probes = display_schedules()
-    run = run_training(
-        trainer,
-        start_paused=not autostart,
-        schedule=probes,
-        gradient_schedule=gradient_probes,
-        analysis_schedule=analysis_schedule(),
-    )
-    acc = _Accumulator()
-    device = str(trainer.device)
+    def __init__(self, spec, autostart: bool, resume=None) -> None:
+        from engines.training import Trainer, run_training
+
+        task = spec.validate()
+        self.trainer = Trainer.create(
+            spec.engine_config(task),
+            task,
+            spec.training_config(),
+            device=spec.settings["device"],
+            probe_batch=spec.build_probe(task),
+        )
+        if resume is not None:
+            _restore(self.trainer, resume)
+        self.info = run_info(task, self.trainer)
+        # Probe at display rate within the display budget (a few percent of training time).
+        # The freshest frame waits for the app's "ready", so the app never waits for a probe:
+        # probing only after "ready" halved the frame rate (the round trip includes a step).
+        probes, gradient_probes = display_schedules()
+        self.run = run_training(
+            self.trainer,
+            start_paused=not autostart,
+            schedule=probes,
+            gradient_schedule=gradient_probes,
+            analysis_schedule=analysis_schedule(),
+        )
+        self.gathered = _Accumulator()
+        self.device = str(self.trainer.device)
+
+    def add(self, snap: Snapshot) -> None:
+        self.gathered.add(snap)
+
+    def worth_sending(self, since_sent: float) -> bool:
+        """A running trainer answers "ready" with its next probe frame; losses alone go out
+        at most 10 times a second (while the probe budget holds frames back)."""
+        gathered = self.gathered
+        return gathered.frame is not None or (
+            gathered.has_news() and since_sent >= LOSS_ONLY_INTERVAL_S
+        )
+
+    def checkpoints(self):
+        return checkpoint_of(self.trainer)
+
+    def take(self, snap: Snapshot, rate: float, final: bool) -> TrainerUpdate:
+        checkpoint = self.checkpoints() if final else None
+        return self.gathered.take(snap, rate, self.device, self.info, checkpoint)
+
+    def quit(self, folder) -> None:
+        _save_on_quit(self.trainer, folder)
+
+
+def serve(conn, source) -> None:
+    """The trainer's loop, for one engine (``_Single``) or engines in lockstep: step the
+    ``source``'s run, send an update when the app is ready (latest state wins), answer
+    requests, follow commands, and end with ``source.quit(folder_or_None)`` when the app
+    says quit.
+
+    ``source`` has ``run`` (the training generator), ``add(snap)``,
+    ``worth_sending(seconds_since_sent)``, ``take(snap, rate, final)`` (the update),
+    ``checkpoints()`` (the answer to a checkpoint request) and ``quit(folder)``."""
+    run = source.run
     app_ready = True  # the first update (the untrained network) goes out at once
     sent_state, sent_at = None, 0.0
     rate_steps, rate_time, steps_per_second = 0, time.perf_counter(), 0.0
 
     snap = next(run)
-    acc.add(snap)
+    source.add(snap)
     while True:
         now = time.perf_counter()
         if now - rate_time >= 0.5:
             steps_per_second = rate_steps / (now - rate_time)
             rate_steps, rate_time = 0, now
-        ended = snap.state in ("finished", "stopped", "error")
+        ended = snap.state in ENDED_STATES
         changed = snap.state != sent_state or bool(snap.message)
-        # A running trainer answers "ready" with its next probe frame; losses alone go out
-        # at most 10 times a second (while the probe budget holds frames back).
-        worth_sending = (
-            changed
-            or acc.frame is not None
-            or (acc.has_news() and now - sent_at >= LOSS_ONLY_INTERVAL_S)
-        )
-        if (app_ready and worth_sending) or ended:
+        if (app_ready and (changed or source.worth_sending(now - sent_at))) or ended:
             rate = steps_per_second if snap.state == "running" else 0.0
-            final = checkpoint_of(trainer) if ended and snap.state != "error" else None
-            conn.send(("update", acc.take(snap, rate, device, info, final)))
+            final = ended and snap.state != "error"
+            conn.send(("update", source.take(snap, rate, final)))
             app_ready, sent_state, sent_at = False, snap.state, now
         if ended:
-            _drain_until_quit(conn, trainer)
+            source.quit(_answer_until_quit(conn, source.checkpoints))
             return
-        command, app_ready, quit_asked = _receive(conn, snap.state == "paused", app_ready, trainer)
+        paused = snap.state == "paused"
+        command, app_ready, quit_asked = _receive(conn, paused, app_ready, source.checkpoints)
         if quit_asked:
             run.close()
-            _save_on_quit(trainer, quit_asked[0])
+            source.quit(quit_asked[0])
             return
-        if command is None and snap.state == "paused" and not snap.trained:
+        if command is None and paused and not snap.trained:
             continue  # idle while paused; a Step(n) in progress keeps stepping
         snap = run.send(command)
         if isinstance(command, Pause):
-            acc.add(snap)
+            source.add(snap)
             snap = run.send(RequestProbe())  # show exactly where the run stopped
-        acc.add(snap)
+        source.add(snap)
         if snap.trained:
             rate_steps += 1
 
 
-def _receive(conn, paused: bool, app_ready: bool, trainer):
+def _receive(conn, paused: bool, app_ready: bool, checkpoints):
     """Read what the app sent: the first command (others wait in the pipe), whether the app
     is ready for an update, whether it asked us to quit (``(folder,)`` then, else None).
-    Requests are answered on the spot. Blocks briefly only while paused."""
+    Requests are answered on the spot (``checkpoints()``). Blocks briefly only while
+    paused."""
     wait = IDLE_POLL_S if paused else 0.0
     while conn.poll(wait):
         message = conn.recv()
@@ -280,29 +325,27 @@ def _receive(conn, paused: bool, app_ready: bool, trainer):
             wait = 0.0
             continue
         if message[0] == "request":
-            _answer(conn, message, trainer)
+            _answer(conn, message, checkpoints)
             continue
         if message[0] == "command":
             return message[1], app_ready, None
     return None, app_ready, None
 
 
-def _answer(conn, message, trainer) -> None:
+def _answer(conn, message, checkpoints) -> None:
     request_id, what = message[1], message[2]
     if what == "checkpoint":
-        conn.send(("reply", request_id, checkpoint_of(trainer)))
+        conn.send(("reply", request_id, checkpoints()))
     else:
         conn.send(("reply", request_id, ValueError(f"unknown request {what!r}")))
 
 
-def _drain_until_quit(conn, trainer) -> None:
+def _answer_until_quit(conn, checkpoints):
     """After the run ended, answer requests and wait for the app to say quit (or vanish),
-    so the app decides when the process goes away."""
+    so the app decides when the process goes away. Returns the quit's folder (or None)."""
     while True:
         message = conn.recv()
         if message[0] == "quit":
-            if message[0] == "quit" and len(message) > 1 and trainer is not None:
-                _save_on_quit(trainer, message[1])
-            return
+            return message[1] if len(message) > 1 else None
         if message[0] == "request":
-            _answer(conn, message, trainer)
+            _answer(conn, message, checkpoints)
