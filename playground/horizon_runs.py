@@ -5,7 +5,8 @@
 train`` processes with the torch threads split among them; each run's output goes to
 ``OUT/logs/<run>.log``. Finished runs are skipped (their summary says so), others continue
 (``train --or-resume``). Ctrl+C or SIGTERM stops the sweep: running jobs are sent SIGTERM,
-write their folders and end; the same command continues later.
+write their folders and end; the same command continues later. The processes are
+``TrainJobs``, which never blocks: the app's horizon dialog drives the same pool from a timer.
 
 ``collect`` turns the finished run folders into the rows of ``horizon.csv`` (in the plan's
 order: length, engine, seed) and draws ``horizon.png``; the same code serves a sweep run here
@@ -59,6 +60,31 @@ POLL_S = 0.1
 def run_sweep(plan: HorizonPlan, stream) -> int:
     """Run what is left of the sweep; write the table and the plot. 0 done, 1 a run failed,
     130/143 interrupted (the same command continues)."""
+    pending = prepare_sweep(plan, stream)
+    counter = _Counter(plan, stream, done=len(plan.runs) - len(pending))
+    if plan.jobs == 1:
+        failed = _run_here(plan, pending, counter, stream)
+    else:
+        failed = _run_in_processes(plan, pending, counter, stream)
+    rows, missing = collect(plan.out, plan)
+    write_results(plan.out, rows, stream)
+    if interrupts.requested():
+        print(
+            f"{PROG}: interrupted after {len(rows)} of {len(plan.runs)} runs; run the same "
+            "command again to continue",
+            file=stream,
+            flush=True,
+        )
+        return interrupts.exit_code()
+    for name, line in failed:
+        print(f"{PROG}: error: run {name} failed: {line}", file=stream, flush=True)
+    return 1 if failed or missing else 0
+
+
+def prepare_sweep(plan: HorizonPlan, stream) -> list[SweepRun]:
+    """Write ``horizon.json`` and the logs folder; the runs left to train, in the plan's
+    order (finished ones are skipped, and said so). UsageError when ``plan.out`` holds a run
+    with other options. Shared by ``run_sweep`` and the app's horizon dialog."""
     states = {r.name: ("new" if plan.overwrite else run_state(r, plan.steps)) for r in plan.runs}
     write_settings(plan)
     for name in (CSV_NAME, PNG_NAME) if plan.overwrite else ():
@@ -72,26 +98,7 @@ def run_sweep(plan: HorizonPlan, stream) -> int:
             file=stream,
             flush=True,
         )
-    counter = _Counter(plan, stream, done=skipped)
-    if plan.jobs == 1:
-        failed = _run_here(plan, pending, counter, stream)
-    else:
-        failed = _run_in_processes(plan, pending, counter, stream)
-    rows, missing = collect(plan.out, plan)
-    write_table(plan.out, rows, stream)
-    if rows:
-        plot(plan.out, rows, stream)
-    if interrupts.requested():
-        print(
-            f"{PROG}: interrupted after {len(rows)} of {len(plan.runs)} runs; run the same "
-            "command again to continue",
-            file=stream,
-            flush=True,
-        )
-        return interrupts.exit_code()
-    for name, line in failed:
-        print(f"{PROG}: error: run {name} failed: {line}", file=stream, flush=True)
-    return 1 if failed or missing else 0
+    return pending
 
 
 class _Counter:
@@ -124,64 +131,122 @@ def _run_here(plan: HorizonPlan, pending: list[SweepRun], counter, stream) -> li
     for sweep_run in pending:
         if interrupts.requested():
             break
-        log_path = plan.out / LOGS / f"{sweep_run.name}.log"
+        log = log_path(plan, sweep_run)
         try:
-            with open(log_path, "a", encoding="utf-8") as log:
-                code = train_once(sweep_run, plan.threads, log)
+            with open(log, "a", encoding="utf-8") as handle:
+                code = train_once(sweep_run, plan.threads, handle)
         except KeyboardInterrupt:  # without the handlers (a script): stop like Ctrl+C
             interrupts.request(signal.SIGINT)
             break
         if code in (0, 1) and read_row(sweep_run.folder) is not None:
             counter.finished(sweep_run)
         elif not interrupts.requested():
-            failed.append((sweep_run.name, _last_line(log_path, code)))
+            failed.append((sweep_run.name, _last_line(log, code)))
     return failed
 
 
 def _run_in_processes(plan: HorizonPlan, pending: list[SweepRun], counter, stream) -> list:
     total = plan.threads or os.cpu_count() or 1
-    threads = max(1, total // plan.jobs)
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[1])  # where ``playground`` can be imported
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    queue, running, failed, stopping = list(pending), {}, [], False
+    jobs = TrainJobs(plan, pending, plan.jobs, threads=max(1, total // plan.jobs))
     try:
-        while queue or running:
-            while queue and len(running) < plan.jobs and not interrupts.requested():
-                sweep_run = queue.pop(0)
-                log_path = plan.out / LOGS / f"{sweep_run.name}.log"
-                with open(log_path, "a", encoding="utf-8") as log:
-                    process = subprocess.Popen(
-                        [sys.executable, "-m", "playground", "train"]
-                        + with_threads(sweep_run, threads),
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=log,
-                        env=env,
-                    )
-                running[process] = (sweep_run, log_path)
-            if interrupts.requested() and not stopping:
-                stopping = True
-                queue.clear()
-                for process in running:  # each writes its folder and ends (143)
-                    _signal(process, signal.SIGTERM)
-            for process in [p for p in running if p.poll() is not None]:
-                sweep_run, log_path = running.pop(process)
-                code = process.returncode
-                if code in (0, 1) and read_row(sweep_run.folder) is not None:
+        while not jobs.done:
+            if interrupts.requested():
+                jobs.stop()  # each writes its folder and ends (143)
+            for sweep_run, finished in jobs.poll():
+                if finished:
                     counter.finished(sweep_run)
-                elif not stopping:
-                    failed.append((sweep_run.name, _last_line(log_path, code)))
             time.sleep(POLL_S)
     finally:
-        for process in running:  # only on an error here: never leave a job behind
-            _signal(process, signal.SIGTERM)
+        jobs.close()  # only on an error here: never leave a job behind
+    return jobs.failed
+
+
+def log_path(plan: HorizonPlan, sweep_run: SweepRun) -> Path:
+    return plan.out / LOGS / f"{sweep_run.name}.log"
+
+
+class TrainJobs:
+    """The pending runs as ``python -m playground train`` processes, ``jobs`` at a time, each
+    writing to its log. ``poll()`` never blocks, so the command line drives it in a loop and
+    the app's horizon dialog from a timer; ``stop()`` sends SIGTERM (each run then writes a
+    resumable folder and ends with 143) and, with ``kill_after`` seconds given, ``poll()``
+    kills what has not ended by then (a frozen process never answers SIGTERM)."""
+
+    def __init__(
+        self,
+        plan: HorizonPlan,
+        pending: list[SweepRun],
+        jobs: int,
+        threads: int | None,
+        kill_after: float | None = None,
+    ) -> None:
+        self.plan, self.jobs, self.threads, self.kill_after = plan, jobs, threads, kill_after
+        self.queue = list(pending)
+        self.running: dict[subprocess.Popen, SweepRun] = {}
+        self.started: dict[str, float] = {}  # run name -> time.monotonic() at its start
+        self.failed: list[tuple[str, str]] = []
+        self.stopped_at: float | None = None
+        self.env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[1])  # where ``playground`` can be imported
+        self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, self.env.get("PYTHONPATH")]))
+
+    @property
+    def done(self) -> bool:
+        return not self.queue and not self.running
+
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.running]
+
+    def poll(self) -> list[tuple[SweepRun, bool]]:
+        """Start runs while there is room; the runs that ended since, each with whether it
+        finished (its row is readable)."""
+        while self.queue and len(self.running) < self.jobs and self.stopped_at is None:
+            sweep_run = self.queue.pop(0)
+            with open(log_path(self.plan, sweep_run), "a", encoding="utf-8") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "playground", "train"]
+                    + with_threads(sweep_run, self.threads),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    env=self.env,
+                )
+            self.running[process] = sweep_run
+            self.started[sweep_run.name] = time.monotonic()
+        ended = []
+        for process in [p for p in self.running if p.poll() is not None]:
+            sweep_run = self.running.pop(process)
+            code = process.returncode
+            finished = code in (0, 1) and read_row(sweep_run.folder) is not None
+            if not finished and self.stopped_at is None:
+                self.failed.append(
+                    (sweep_run.name, _last_line(log_path(self.plan, sweep_run), code))
+                )
+            ended.append((sweep_run, finished))
+        late = self.stopped_at is not None and self.kill_after is not None
+        if late and time.monotonic() - self.stopped_at > self.kill_after:
+            for process in self.running:
+                _signal(process, signal.SIGKILL)
+        return ended
+
+    def stop(self) -> None:
+        """Start no more runs; SIGTERM to the running ones (once)."""
+        self.queue.clear()
+        if self.stopped_at is None:
+            self.stopped_at = time.monotonic()
+            for process in self.running:
+                _signal(process, signal.SIGTERM)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop and wait for every process (SIGKILL after ``timeout``); blocks."""
+        self.stop()
+        for process in list(self.running):
             try:
-                process.wait(timeout=30)
+                process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-    return failed
+            del self.running[process]
 
 
 def _signal(process: subprocess.Popen, signum: int) -> None:
@@ -271,6 +336,13 @@ def write_table(out: Path, rows: list[dict], stream) -> None:
     print(f"wrote {path} ({len(rows)} runs)", file=stream, flush=True)
 
 
+def write_results(out: Path, rows: list[dict], stream) -> None:
+    """``horizon.csv`` and, when there are rows (and Qt), ``horizon.png``."""
+    write_table(out, rows, stream)
+    if rows:
+        plot(out, rows, stream)
+
+
 def collect_command(out: Path, stream) -> int:
     """``horizon --collect DIR``: 0 when every planned run is finished, 1 otherwise."""
     if not out.is_dir():
@@ -278,9 +350,7 @@ def collect_command(out: Path, stream) -> int:
     if not (out / RUNS).is_dir():
         raise UsageError(f"argument --collect: {out} holds no sweep ({RUNS}/ is missing)")
     rows, missing = collect(out)
-    write_table(out, rows, stream)
-    if rows:
-        plot(out, rows, stream)
+    write_results(out, rows, stream)
     if missing:
         shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
         print(f"{len(missing)} runs not finished yet: {shown}", file=stream, flush=True)
