@@ -44,19 +44,30 @@ def gradient_flow(
     is ``probe_states(engine, x)`` when the caller has it already (a probe that also traces)."""
     single_threaded_numpy_blas()  # once per process; see engines.threads
     layers, outputs = states if states is not None else probe_states(engine, x)
-    # dL/d(read-out) by autograd on the read-out alone; the rest by the explicit recursion.
+    kind = engine.config.kind
+    return flow_through_layers(
+        engine,
+        outputs,
+        loss_fn,
+        len(layers),
+        lambda index, from_above: _backward_through_time(
+            kind, layers[index], engine.layer_parameters(index), from_above
+        ),
+    )
+
+
+def flow_through_layers(engine, outputs, loss_fn, count: int, backward) -> GradientFlow:
+    """dL/d(read-out) by autograd on the read-out ``outputs`` alone; the rest by
+    ``backward(layer index, dL/dh from above) -> (total dL/dh, dL/d(layer input))``, from
+    the top layer down. Shared by the plain and the intervened gradient flow."""
     with torch.inference_mode(False), torch.enable_grad():
         readout = outputs.detach().clone().requires_grad_(True)
         loss = loss_fn(readout)
         (grad_out,) = torch.autograd.grad(loss, readout)
-    grad_out = grad_out.detach()
-    from_above = _numpy(grad_out @ engine.readout.weight)  # direct path into the top h_t
+    from_above = _numpy(grad_out.detach() @ engine.readout.weight)  # direct path into top h_t
     norms = []
-    for index in reversed(range(len(layers))):
-        params = engine.layer_parameters(index)
-        grad_h, grad_in = _backward_through_time(
-            engine.config.kind, layers[index], params, from_above
-        )
+    for index in reversed(range(count)):
+        grad_h, grad_in = backward(index, from_above)
         norms.append(np.sqrt((grad_h**2).sum(axis=(0, 2))))
         from_above = grad_in
     return GradientFlow(
@@ -70,6 +81,80 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy()
 
 
+def layer_arrays(layer: LayerStates, params):
+    """A layer's weights (ih, hh), bias_hh, hidden states and gates as numpy arrays, and
+    h_{t-1} (zeros before the first step)."""
+    weight_ih, weight_hh, _, bias_hh = (_numpy(p) for p in params)
+    hidden = _numpy(layer.hidden)
+    gates = {name: _numpy(value) for name, value in layer.gates.items()}
+    h_prev = np.concatenate((np.zeros_like(hidden[:, :1]), hidden[:, :-1]), axis=1)
+    return weight_ih, weight_hh, bias_hh, hidden, gates, h_prev
+
+
+def lstm_inputs(layer: LayerStates, gates: dict):
+    """(i, f, candidate, o, tanh(c_t), c_{t-1}, f_{t+1}) of an LSTM layer, for all steps."""
+    i, f, cand, o = (gates[n] for n in ("input", "forget", "candidate", "output"))
+    cell = _numpy(layer.cell)
+    c_prev = np.concatenate((np.zeros_like(cell[:, :1]), cell[:, :-1]), axis=1)
+    f_next = np.concatenate((f[:, 1:], np.zeros_like(f[:, :1])), axis=1)
+    return i, f, cand, o, np.tanh(cell), c_prev, f_next
+
+
+def lstm_bptt(hidden, direct, weight_ih, weight_hh, dc_from_h, f_next, to_pre, to_pre_o):
+    """The LSTM's loop over time, from coefficients precomputed for all steps: ``dc_from_h``
+    (dh_t -> dc_t), ``f_next`` (dc_{t+1} -> dc_t), ``to_pre`` (dc_t -> the i, f, g
+    pre-activations) and ``to_pre_o`` (dh_t -> o's). ``hidden``: the layer's h_t (the
+    results take its shape, type and memory layout). Returns dL/dh_t and dL/d(input)_t."""
+    batch, steps, size = hidden.shape
+    grad_h = np.empty_like(hidden)
+    grad_pre = np.empty((batch, steps, weight_hh.shape[0]), dtype=hidden.dtype)
+    carry = np.zeros((batch, size), dtype=hidden.dtype)  # dL/dh_t through step t+1
+    grad_c_next = np.zeros((batch, size), dtype=hidden.dtype)
+    for t in range(steps - 1, -1, -1):
+        dh = direct[:, t] + carry
+        grad_h[:, t] = dh
+        dc = dh * dc_from_h[:, t] + grad_c_next * f_next[:, t]
+        grad_pre[:, t, : 3 * size] = np.tile(dc, 3) * to_pre[:, t]
+        grad_pre[:, t, 3 * size :] = dh * to_pre_o[:, t]
+        carry = grad_pre[:, t] @ weight_hh
+        grad_c_next = dc
+    return grad_h, grad_pre @ weight_ih
+
+
+def gru_bptt(hidden, direct, weight_ih, weight_hh, r, z_carry, dn_from_h, dr_from_dn, dz_from_h):
+    """The GRU's loop over time, from coefficients precomputed for all steps (``z_carry``:
+    dh_t -> dh_{t-1} through the update gate). Returns dL/dh_t and dL/d(input)_t."""
+    batch, steps, size = hidden.shape
+    w_hr, w_hz, w_hn = np.split(weight_hh, 3, axis=0)
+    w_rz = np.concatenate((w_hr, w_hz), axis=0)
+    grad_h = np.empty_like(hidden)
+    grad_pre = np.empty((batch, steps, weight_hh.shape[0]), dtype=hidden.dtype)
+    carry = np.zeros((batch, size), dtype=hidden.dtype)
+    for t in range(steps - 1, -1, -1):
+        dh = direct[:, t] + carry
+        grad_h[:, t] = dh
+        dn = dh * dn_from_h[:, t]
+        grad_pre[:, t, :size] = dn * dr_from_dn[:, t]
+        grad_pre[:, t, size : 2 * size] = dh * dz_from_h[:, t]
+        grad_pre[:, t, 2 * size :] = dn
+        carry = dh * z_carry[:, t] + grad_pre[:, t, : 2 * size] @ w_rz + (dn * r[:, t]) @ w_hn
+    return grad_h, grad_pre @ weight_ih
+
+
+def tanh_bptt(hidden, direct, weight_ih, weight_hh, to_pre):
+    """The tanh RNN's loop over time (``to_pre``: dh_t -> its pre-activation)."""
+    batch, steps, size = hidden.shape
+    grad_h = np.empty_like(hidden)
+    grad_pre = np.empty((batch, steps, weight_hh.shape[0]), dtype=hidden.dtype)
+    carry = np.zeros((batch, size), dtype=hidden.dtype)
+    for t in range(steps - 1, -1, -1):
+        dh = direct[:, t] + carry
+        grad_h[:, t] = dh
+        grad_pre[:, t] = dh * to_pre[:, t]
+        carry = grad_pre[:, t] @ weight_hh
+    return grad_h, grad_pre @ weight_ih
+
+
 def _backward_through_time(kind: str, layer: LayerStates, params, direct: np.ndarray):
     """One layer's BPTT, in numpy: the loop over time is a few small ops per step, and numpy's
     per-op overhead is a fraction of torch's (this is what makes the probe cheap).
@@ -77,57 +162,25 @@ def _backward_through_time(kind: str, layer: LayerStates, params, direct: np.nda
     ``direct`` (B, T, H): dL/dh_t arriving from outside the recurrence (the read-out, or the
     layer above). Returns the total dL/dh_t and dL/d(layer input)_t.
     """
-    weight_ih, weight_hh, _, bias_hh = (_numpy(p) for p in params)
-    hidden = _numpy(layer.hidden)
-    gates = {name: _numpy(value) for name, value in layer.gates.items()}
-    batch, steps, size = hidden.shape
-    h_prev = np.concatenate((np.zeros_like(hidden[:, :1]), hidden[:, :-1]), axis=1)
-    grad_h = np.empty_like(hidden)
-    grad_pre = np.empty((batch, steps, weight_hh.shape[0]), dtype=hidden.dtype)
-    carry = np.zeros((batch, size), dtype=hidden.dtype)  # dL/dh_t through step t+1
+    weight_ih, weight_hh, bias_hh, hidden, gates, h_prev = layer_arrays(layer, params)
+    size = hidden.shape[2]
     if kind == "lstm":
-        i, f, cand, o = (gates[n] for n in ("input", "forget", "candidate", "output"))
-        cell = _numpy(layer.cell)
-        c_prev = np.concatenate((np.zeros_like(cell[:, :1]), cell[:, :-1]), axis=1)
-        tanh_c = np.tanh(cell)
+        i, f, cand, o, tanh_c, c_prev, f_next = lstm_inputs(layer, gates)
         # Everything that does not depend on the gradient, for all steps at once.
         dc_from_h = o * (1 - tanh_c**2)
-        f_next = np.concatenate((f[:, 1:], np.zeros_like(f[:, :1])), axis=1)
         to_pre = np.concatenate(  # d(pre-activation)/dc for i, f, g; d(pre)/dh for o
             (cand * i * (1 - i), c_prev * f * (1 - f), i * (1 - cand**2)), axis=-1
         )
         to_pre_o = tanh_c * o * (1 - o)
-        grad_c_next = np.zeros((batch, size), dtype=hidden.dtype)
-        for t in range(steps - 1, -1, -1):
-            dh = direct[:, t] + carry
-            grad_h[:, t] = dh
-            dc = dh * dc_from_h[:, t] + grad_c_next * f_next[:, t]
-            grad_pre[:, t, : 3 * size] = np.tile(dc, 3) * to_pre[:, t]
-            grad_pre[:, t, 3 * size :] = dh * to_pre_o[:, t]
-            carry = grad_pre[:, t] @ weight_hh
-            grad_c_next = dc
-        return grad_h, grad_pre @ weight_ih
+        return lstm_bptt(hidden, direct, weight_ih, weight_hh, dc_from_h, f_next, to_pre, to_pre_o)
     if kind == "gru":
         r, z, n = gates["reset"], gates["update"], gates["candidate"]
-        w_hr, w_hz, w_hn = np.split(weight_hh, 3, axis=0)
+        w_hn = np.split(weight_hh, 3, axis=0)[2]
         hn = h_prev @ w_hn.T + bias_hh[2 * size :]  # W_hn h_{t-1} + b_hn, inside the reset
         dn_from_h = (1 - z) * (1 - n**2)
         dr_from_dn = hn * r * (1 - r)
         dz_from_h = (h_prev - n) * z * (1 - z)
-        w_rz = np.concatenate((w_hr, w_hz), axis=0)
-        for t in range(steps - 1, -1, -1):
-            dh = direct[:, t] + carry
-            grad_h[:, t] = dh
-            dn = dh * dn_from_h[:, t]
-            grad_pre[:, t, :size] = dn * dr_from_dn[:, t]
-            grad_pre[:, t, size : 2 * size] = dh * dz_from_h[:, t]
-            grad_pre[:, t, 2 * size :] = dn
-            carry = dh * z[:, t] + grad_pre[:, t, : 2 * size] @ w_rz + (dn * r[:, t]) @ w_hn
-        return grad_h, grad_pre @ weight_ih
-    one_minus_h2 = 1 - hidden**2
-    for t in range(steps - 1, -1, -1):
-        dh = direct[:, t] + carry
-        grad_h[:, t] = dh
-        grad_pre[:, t] = dh * one_minus_h2[:, t]
-        carry = grad_pre[:, t] @ weight_hh
-    return grad_h, grad_pre @ weight_ih
+        return gru_bptt(
+            hidden, direct, weight_ih, weight_hh, r, z, dn_from_h, dr_from_dn, dz_from_h
+        )
+    return tanh_bptt(hidden, direct, weight_ih, weight_hh, 1 - hidden**2)

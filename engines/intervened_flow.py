@@ -22,7 +22,15 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from engines.gradient_flow import GradientFlow
+from engines.gradient_flow import (
+    GradientFlow,
+    flow_through_layers,
+    gru_bptt,
+    layer_arrays,
+    lstm_bptt,
+    lstm_inputs,
+    tanh_bptt,
+)
 from engines.interventions import LayerPlan
 from engines.probe import LayerStates
 from engines.stepper import SteppedStates, stepped_states
@@ -40,27 +48,16 @@ def intervened_gradient_flow(
     is ``stepped_states(engine, x, interventions)`` when the caller has it already."""
     single_threaded_numpy_blas()
     run = run if run is not None else stepped_states(engine, x, interventions)
-    with torch.inference_mode(False), torch.enable_grad():
-        readout = run.outputs.detach().clone().requires_grad_(True)
-        loss = loss_fn(readout)
-        (grad_out,) = torch.autograd.grad(loss, readout)
-    from_above = _numpy(grad_out.detach() @ engine.readout.weight)
-    norms = []
-    for index in reversed(range(len(run.layers))):
-        grad_h, grad_in = _backward(
-            engine.config.kind, run.layers[index], run.params[index], run.plans[index], from_above
-        )
-        norms.append(np.sqrt((grad_h**2).sum(axis=(0, 2))))
-        from_above = grad_in
-    return GradientFlow(
-        hidden=np.stack(norms[::-1]).astype(np.float32),
-        inputs=np.sqrt((from_above**2).sum(axis=(0, 2))).astype(np.float32),
-        loss=float(loss.detach()),
+    kind = engine.config.kind
+    return flow_through_layers(
+        engine,
+        run.outputs,
+        loss_fn,
+        len(run.layers),
+        lambda index, from_above: _backward(
+            kind, run.layers[index], run.params[index], run.plans[index], from_above
+        ),
     )
-
-
-def _numpy(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.detach().cpu().numpy()
 
 
 def _free(plan: LayerPlan, gate: str, dtype) -> np.ndarray | float:
@@ -70,27 +67,19 @@ def _free(plan: LayerPlan, gate: str, dtype) -> np.ndarray | float:
 
 
 def _backward(kind: str, layer: LayerStates, params, plan: LayerPlan, direct: np.ndarray):
-    """One layer's BPTT under ``plan``. ``direct`` (B, T, H): dL/dh_t from outside the
-    recurrence. Returns the total dL/dh_t and dL/d(layer input)_t."""
-    weight_ih, weight_hh, _, bias_hh = (_numpy(p) for p in params)
-    hidden = _numpy(layer.hidden)
-    gates = {name: _numpy(value) for name, value in layer.gates.items()}
-    batch, steps, size = hidden.shape
+    """One layer's BPTT under ``plan``: the plain loops of ``engines.gradient_flow`` over
+    coefficients with the interventions folded in. ``direct`` (B, T, H): dL/dh_t from
+    outside the recurrence. Returns the total dL/dh_t and dL/d(layer input)_t."""
+    weight_ih, weight_hh, bias_hh, hidden, gates, h_prev = layer_arrays(layer, params)
+    size = hidden.shape[2]
     dtype = hidden.dtype
     keep = 1.0 if plan.ablate is None else (~plan.ablate).astype(dtype)  # (T, H)
-    h_prev = np.concatenate((np.zeros_like(hidden[:, :1]), hidden[:, :-1]), axis=1)
-    grad_h = np.empty_like(hidden)
-    grad_pre = np.empty((batch, steps, weight_hh.shape[0]), dtype=dtype)
-    carry = np.zeros((batch, size), dtype=dtype)
     if kind == "lstm":
-        i, f, cand, o = (gates[n] for n in ("input", "forget", "candidate", "output"))
-        cell = _numpy(layer.cell)
-        c_prev = np.concatenate((np.zeros_like(cell[:, :1]), cell[:, :-1]), axis=1)
-        tanh_c = np.tanh(cell)
+        i, f, cand, o, tanh_c, c_prev, f_next = lstm_inputs(layer, gates)
         # dh -> dc through the (un-silenced) h, and dc_{t+1} -> dc_t through f_{t+1}, both
         # stopped at a silenced unit (its c_t and h_t are constants).
         dc_from_h = o * (1 - tanh_c**2) * keep
-        f_next = np.concatenate((f[:, 1:], np.zeros_like(f[:, :1])), axis=1) * keep
+        f_next = f_next * keep
         to_pre = np.concatenate(
             (
                 cand * i * (1 - i) * _free(plan, "input", dtype),
@@ -100,39 +89,17 @@ def _backward(kind: str, layer: LayerStates, params, plan: LayerPlan, direct: np
             axis=-1,
         )
         to_pre_o = tanh_c * o * (1 - o) * _free(plan, "output", dtype) * keep
-        grad_c_next = np.zeros((batch, size), dtype=dtype)
-        for t in range(steps - 1, -1, -1):
-            dh = direct[:, t] + carry
-            grad_h[:, t] = dh
-            dc = dh * dc_from_h[:, t] + grad_c_next * f_next[:, t]
-            grad_pre[:, t, : 3 * size] = np.tile(dc, 3) * to_pre[:, t]
-            grad_pre[:, t, 3 * size :] = dh * to_pre_o[:, t]
-            carry = grad_pre[:, t] @ weight_hh
-            grad_c_next = dc
-        return grad_h, grad_pre @ weight_ih
+        return lstm_bptt(hidden, direct, weight_ih, weight_hh, dc_from_h, f_next, to_pre, to_pre_o)
     if kind == "gru":
         r, z, n = gates["reset"], gates["update"], gates["candidate"]
-        w_hr, w_hz, w_hn = np.split(weight_hh, 3, axis=0)
+        w_hn = np.split(weight_hh, 3, axis=0)[2]
         hn = h_prev @ w_hn.T + bias_hh[2 * size :]
         dn_from_h = (1 - z) * (1 - n**2) * _free(plan, "candidate", dtype) * keep
         dr_from_dn = hn * r * (1 - r) * _free(plan, "reset", dtype)
         dz_from_h = (h_prev - n) * z * (1 - z) * _free(plan, "update", dtype) * keep
         z_kept = z * keep
-        w_rz = np.concatenate((w_hr, w_hz), axis=0)
-        for t in range(steps - 1, -1, -1):
-            dh = direct[:, t] + carry
-            grad_h[:, t] = dh
-            dn = dh * dn_from_h[:, t]
-            grad_pre[:, t, :size] = dn * dr_from_dn[:, t]
-            grad_pre[:, t, size : 2 * size] = dh * dz_from_h[:, t]
-            grad_pre[:, t, 2 * size :] = dn
-            carry = dh * z_kept[:, t] + grad_pre[:, t, : 2 * size] @ w_rz + (dn * r[:, t]) @ w_hn
-        return grad_h, grad_pre @ weight_ih
+        return gru_bptt(
+            hidden, direct, weight_ih, weight_hh, r, z_kept, dn_from_h, dr_from_dn, dz_from_h
+        )
     to_pre = (1 - np.tanh(gates["preactivation"]) ** 2) * _free(plan, "preactivation", dtype)
-    to_pre = to_pre * keep
-    for t in range(steps - 1, -1, -1):
-        dh = direct[:, t] + carry
-        grad_h[:, t] = dh
-        grad_pre[:, t] = dh * to_pre[:, t]
-        carry = grad_pre[:, t] @ weight_hh
-    return grad_h, grad_pre @ weight_ih
+    return tanh_bptt(hidden, direct, weight_ih, weight_hh, to_pre * keep)
