@@ -121,15 +121,21 @@ def write_json(path: os.PathLike | str, data: dict) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
-def read_json(path: Path) -> dict:
-    """A JSON object from ``path``, or RunFolderError naming the file and the problem."""
+def read_text(path: Path) -> str:
+    """The text of the run file ``path``, or RunFolderError saying it is missing or why it
+    cannot be read (it is not a regular file, not UTF-8, …)."""
     regular(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RunFolderError(path, "is missing") from None
     except (OSError, UnicodeDecodeError) as error:
         raise RunFolderError(path, f"cannot be read: {error}") from None
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object from ``path``, or RunFolderError naming the file and the problem."""
+    text = read_text(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
@@ -192,13 +198,8 @@ def write_metrics(folder: Path, rows) -> Path:
 
 
 def read_metrics(folder: Path) -> MetricsTable:
-    path = regular(folder / METRICS)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RunFolderError(path, "is missing") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise RunFolderError(path, f"cannot be read: {error}") from None
+    path = folder / METRICS
+    text = read_text(path)
     lines = list(csv.reader(io.StringIO(text)))
     if not lines or tuple(lines[0]) != METRIC_COLUMNS:
         raise RunFolderError(path, f"must start with the header {','.join(METRIC_COLUMNS)}")
