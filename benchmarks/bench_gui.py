@@ -109,6 +109,35 @@ def _print_rows(rows: list) -> None:
 
 
 # --- the window ------------------------------------------------------------------------------
+def _stall_probe(ticks: list[float]):
+    """A precise TICK_MS timer that notes when each tick came: gaps longer than TICK_MS are
+    how long the event loop stalled (start it with the run)."""
+    from PySide6 import QtCore
+
+    timer = QtCore.QTimer()
+    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    return timer
+
+
+def _train_while(app, window, timer, watch, marks: dict) -> None:
+    """Press Train (at ``marks["train"]``) and run the event loop with the stall probe
+    ``timer`` and ``watch()`` polled every 50 ms, until ``watch`` exits the app."""
+    from PySide6 import QtCore
+
+    watcher = QtCore.QTimer()
+    watcher.setInterval(50)
+    watcher.timeout.connect(watch)
+    timer.start()
+    watcher.start()
+    marks["train"] = time.perf_counter()
+    window.train()
+    app.exec()
+    timer.stop()
+    watcher.stop()
+
+
 def measure_gui(args) -> dict:
     age_at_script = _process_age() - (time.perf_counter() - _SCRIPT_START)
     from PySide6 import QtCore, QtWidgets
@@ -168,10 +197,7 @@ def measure_gui(args) -> dict:
 
     # Event-loop stall probe.
     ticks: list[float] = []
-    timer = QtCore.QTimer()
-    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-    timer.setInterval(TICK_MS)
-    timer.timeout.connect(lambda: ticks.append(clock()))
+    timer = _stall_probe(ticks)
 
     frames: list[float] = []
     updates: list[tuple[float, int]] = []
@@ -217,17 +243,7 @@ def measure_gui(args) -> dict:
             errors.append("timed out waiting for the run")
             app.quit()
 
-    watcher = QtCore.QTimer()
-    watcher.setInterval(50)
-    watcher.timeout.connect(watch)
-
-    timer.start()
-    watcher.start()
-    marks["train"] = clock()
-    window.train()
-    app.exec()
-    timer.stop()
-    watcher.stop()
+    _train_while(app, window, timer, watch, marks)
     if errors:
         window.close()
         raise SystemExit(f"the run failed: {errors[0]}")
@@ -328,7 +344,7 @@ def measure_compare(args) -> dict:
     ``args.warmup``: frame sets drawn per second (each draws every engine's frame), the
     longest event-loop stall and the lockstep steps per second; then the same three engines
     in lockstep headless (the trainer process's own loop and schedules) for as long."""
-    from PySide6 import QtCore, QtWidgets
+    from PySide6 import QtWidgets
 
     import widgets  # noqa: F401 - row-major image order, as launch() does
     from playground.compare_window import CompareWindow
@@ -345,10 +361,7 @@ def measure_compare(args) -> dict:
     updates: list[tuple[float, int]] = []
     errors: list[str] = []
     marks: dict[str, float] = {}
-    timer = QtCore.QTimer()
-    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-    timer.setInterval(TICK_MS)
-    timer.timeout.connect(lambda: ticks.append(clock()))
+    timer = _stall_probe(ticks)
     window.views.frames_shown.connect(lambda _step: frames.append(clock()))
     window.controller.update_received.connect(lambda u: updates.append((clock(), int(u.step))))
     window.controller.run_failed.connect(errors.append)
@@ -367,16 +380,7 @@ def measure_compare(args) -> dict:
         elif now - marks["train"] > args.seconds + args.warmup + 90:
             errors.append("timed out waiting for the run")
 
-    watcher = QtCore.QTimer()
-    watcher.setInterval(50)
-    watcher.timeout.connect(watch)
-    timer.start()
-    watcher.start()
-    marks["train"] = clock()
-    window.train()
-    app.exec()
-    timer.stop()
-    watcher.stop()
+    _train_while(app, window, timer, watch, marks)
     window.controller.wait_stopped(10)
     if errors:
         raise SystemExit(f"the comparison failed: {errors[0]}")
