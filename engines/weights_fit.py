@@ -39,6 +39,52 @@ class Difference:
         return self.fix is not None
 
 
+#: (config field, setup key, sentence(file value, setup value, task name), settable) in the
+#: order a user would settle them; a difference in a settable field offers ``{key: file value}``.
+_FIELDS = (
+    (
+        "kind",
+        "engine",
+        lambda a, b, _task: (
+            f"this file holds {_KIND_NAMES[a]}, the setup {_KIND_NAMES[b]}: use {a.upper()}?"
+        ),
+        True,
+    ),
+    (
+        "hidden_size",
+        "hidden",
+        lambda a, b, _task: f"this file has {_count(a, 'hidden unit')}, the setup {b}: use {a}?",
+        True,
+    ),
+    (
+        "num_layers",
+        "layers",
+        lambda a, b, _task: f"this file has {_count(a, 'layer')}, the setup {b}: use {a}?",
+        True,
+    ),
+    (
+        "input_size",
+        "input_size",
+        lambda a, b, task: (
+            f"this file's network reads {_count(a, 'input')} per step, but {task} "
+            f"gives {b}: no setting changes that (the task decides its inputs); choose a "
+            f"task or a sequence with {a} input channels"
+        ),
+        False,
+    ),
+    (
+        "output_size",
+        "output_size",
+        lambda a, b, task: (
+            f"this file's read-out gives {_count(a, 'output')}, but {task} needs {b}: "
+            "no setting changes that (the task decides its outputs); choose a task with "
+            f"{a} outputs"
+        ),
+        False,
+    ),
+)
+
+
 def config_differences(
     file_config: EngineConfig, setup_config: EngineConfig, task: str | None = None
 ) -> list[Difference]:
@@ -47,65 +93,11 @@ def config_differences(
     file loads as it is. ``task`` names the task in sentences (e.g. its title)."""
     task_name = f"the task {task!r}" if task else "the task"
     found: list[Difference] = []
-    if file_config.kind != setup_config.kind:
-        a, b = file_config.kind, setup_config.kind
-        found.append(
-            Difference(
-                "engine",
-                a,
-                b,
-                f"this file holds {_KIND_NAMES[a]}, the setup {_KIND_NAMES[b]}: use {a.upper()}?",
-                {"engine": a},
-            )
-        )
-    if file_config.hidden_size != setup_config.hidden_size:
-        a, b = file_config.hidden_size, setup_config.hidden_size
-        found.append(
-            Difference(
-                "hidden",
-                a,
-                b,
-                f"this file has {_count(a, 'hidden unit')}, the setup {b}: use {a}?",
-                {"hidden": a},
-            )
-        )
-    if file_config.num_layers != setup_config.num_layers:
-        a, b = file_config.num_layers, setup_config.num_layers
-        found.append(
-            Difference(
-                "layers",
-                a,
-                b,
-                f"this file has {_count(a, 'layer')}, the setup {b}: use {a}?",
-                {"layers": a},
-            )
-        )
-    if file_config.input_size != setup_config.input_size:
-        a, b = file_config.input_size, setup_config.input_size
-        found.append(
-            Difference(
-                "input_size",
-                a,
-                b,
-                f"this file's network reads {_count(a, 'input')} per step, but {task_name} "
-                f"gives {b}: no setting changes that (the task decides its inputs); choose a "
-                f"task or a sequence with {a} input channels",
-                None,
-            )
-        )
-    if file_config.output_size != setup_config.output_size:
-        a, b = file_config.output_size, setup_config.output_size
-        found.append(
-            Difference(
-                "output_size",
-                a,
-                b,
-                f"this file's read-out gives {_count(a, 'output')}, but {task_name} needs {b}: "
-                "no setting changes that (the task decides its outputs); choose a task with "
-                f"{a} outputs",
-                None,
-            )
-        )
+    for field, setting, sentence, settable in _FIELDS:
+        a, b = getattr(file_config, field), getattr(setup_config, field)
+        if a != b:
+            fix = {setting: a} if settable else None
+            found.append(Difference(setting, a, b, sentence(a, b, task_name), fix))
     return found
 
 
