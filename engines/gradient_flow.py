@@ -100,15 +100,21 @@ def lstm_inputs(layer: LayerStates, gates: dict):
     return i, f, cand, o, np.tanh(cell), c_prev, f_next
 
 
+def _buffers(hidden: np.ndarray, weight_hh: np.ndarray):
+    """The loops' results, dL/dh_t (shape, type and memory layout of ``hidden``) and
+    dL/d(pre-activations)_t, and the carry dL/dh_t through step t+1 (zero after the last)."""
+    batch, steps, size = hidden.shape
+    grad_pre = np.empty((batch, steps, weight_hh.shape[0]), dtype=hidden.dtype)
+    return np.empty_like(hidden), grad_pre, np.zeros((batch, size), dtype=hidden.dtype)
+
+
 def lstm_bptt(hidden, direct, weight_ih, weight_hh, dc_from_h, f_next, to_pre, to_pre_o):
     """The LSTM's loop over time, from coefficients precomputed for all steps: ``dc_from_h``
     (dh_t -> dc_t), ``f_next`` (dc_{t+1} -> dc_t), ``to_pre`` (dc_t -> the i, f, g
     pre-activations) and ``to_pre_o`` (dh_t -> o's). ``hidden``: the layer's h_t (the
     results take its shape, type and memory layout). Returns dL/dh_t and dL/d(input)_t."""
     batch, steps, size = hidden.shape
-    grad_h = np.empty_like(hidden)
-    grad_pre = np.empty((batch, steps, weight_hh.shape[0]), dtype=hidden.dtype)
-    carry = np.zeros((batch, size), dtype=hidden.dtype)  # dL/dh_t through step t+1
+    grad_h, grad_pre, carry = _buffers(hidden, weight_hh)
     grad_c_next = np.zeros((batch, size), dtype=hidden.dtype)
     for t in range(steps - 1, -1, -1):
         dh = direct[:, t] + carry
@@ -127,9 +133,7 @@ def gru_bptt(hidden, direct, weight_ih, weight_hh, r, z_carry, dn_from_h, dr_fro
     batch, steps, size = hidden.shape
     w_hr, w_hz, w_hn = np.split(weight_hh, 3, axis=0)
     w_rz = np.concatenate((w_hr, w_hz), axis=0)
-    grad_h = np.empty_like(hidden)
-    grad_pre = np.empty((batch, steps, weight_hh.shape[0]), dtype=hidden.dtype)
-    carry = np.zeros((batch, size), dtype=hidden.dtype)
+    grad_h, grad_pre, carry = _buffers(hidden, weight_hh)
     for t in range(steps - 1, -1, -1):
         dh = direct[:, t] + carry
         grad_h[:, t] = dh
@@ -144,9 +148,7 @@ def gru_bptt(hidden, direct, weight_ih, weight_hh, r, z_carry, dn_from_h, dr_fro
 def tanh_bptt(hidden, direct, weight_ih, weight_hh, to_pre):
     """The tanh RNN's loop over time (``to_pre``: dh_t -> its pre-activation)."""
     batch, steps, size = hidden.shape
-    grad_h = np.empty_like(hidden)
-    grad_pre = np.empty((batch, steps, weight_hh.shape[0]), dtype=hidden.dtype)
-    carry = np.zeros((batch, size), dtype=hidden.dtype)
+    grad_h, grad_pre, carry = _buffers(hidden, weight_hh)
     for t in range(steps - 1, -1, -1):
         dh = direct[:, t] + carry
         grad_h[:, t] = dh
