@@ -503,16 +503,25 @@ def run_training(
     elapsed = 0.0
     probe_wanted = False
     analysis_forced = False  # the next probe carries every analysis asked for
+    gradients_forced = False  # ... and the gradient flow (interventions just changed)
     pending_steps = 0
 
     def snapshot(state, loss=None, grad_norm=None, evaluate=False, probe=False, message=""):
-        nonlocal analysis_forced
+        nonlocal analysis_forced, gradients_forced
         test_loss = test_metric = frame = None
         if evaluate:
             test_loss, test_metric = trainer.evaluate()
         if probe:
             start = clock()
-            with_gradients = gradient_schedule is None or gradient_schedule.due(start)
+            # Paused, a probe costs training nothing: it always carries the gradient flow,
+            # so every view (the gate lab's altered run included) shows the same moment.
+            with_gradients = (
+                gradients_forced
+                or state == "paused"
+                or gradient_schedule is None
+                or gradient_schedule.due(start)
+            )
+            gradients_forced = False
             frame = trainer.probe(with_gradients=False)
             cheap, costly = trainer.analysis.split(trainer.engine.config.kind)
             if cheap:  # inside the trace's own time: the trace schedule accounts for it
@@ -545,7 +554,7 @@ def run_training(
         )
 
     def apply_command(command) -> None:
-        nonlocal state, pending_steps, probe_wanted, analysis_forced
+        nonlocal state, pending_steps, probe_wanted, analysis_forced, gradients_forced
         if isinstance(command, Pause):
             state = "paused"
         elif isinstance(command, Resume):
@@ -560,7 +569,7 @@ def run_training(
             probe_wanted = True
         elif isinstance(command, SetInterventions):
             trainer.set_interventions(command.interventions)
-            probe_wanted = True  # show the consequence at once, paused or not
+            probe_wanted = gradients_forced = True  # show the consequence at once
         elif isinstance(command, SetAnalyses):
             trainer.set_analyses(command.kinds)
             probe_wanted = analysis_forced = True  # fill the views just opened, at once

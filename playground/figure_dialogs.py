@@ -104,10 +104,18 @@ def _ask_path(window, title: str, name: str, kind: str) -> str | None:
 
 
 def export_view(window, view, name: str, kind: str, path=None, *, size=None, dpi=None) -> bool:
-    """One view as PNG, SVG or CSV (its data). PNG defaults to its size at 192 dpi."""
+    """One view as PNG, SVG or CSV (its data). Without a ``path`` the user picks the size
+    and DPI, then the file; with one, PNG defaults to the view's size at 192 dpi."""
     shown = window.experiment.shown_frame()
     step = None if shown is None else shown[0].step
     if path is None:
+        if kind in ("png", "svg") and size is None and dpi is None:
+            from playground.export_options import ask_image_options
+
+            chosen = ask_image_options(window, view, kind)
+            if chosen is None:
+                return False
+            size, dpi = chosen.size, chosen.dpi
         stem = name if step is None else f"{name}_step{step}"
         path = _ask_path(window, f"Export {name}", f"{stem}.{kind}", kind)
         if path is None:
@@ -186,6 +194,12 @@ def start_animation(
     if shown is None:
         return None
     if path is None:
+        from playground.export_options import ask_animation_options
+
+        chosen = ask_animation_options(window, experiment.frames.steps(), sweep)
+        if chosen is None:
+            return None
+        size, fps, steps = chosen.size, chosen.fps, (None if sweep else chosen.steps)
         stem = f"sweep_step{shown[0].step}" if sweep else "history"
         path = _ask_path(window, "Export animation", f"{stem}.{kind}", kind)
         if path is None:

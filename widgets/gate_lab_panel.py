@@ -174,7 +174,7 @@ class GateLabPanel(QtWidgets.QWidget):
             self.layer_combo.clear()
             self.layer_combo.addItem("every layer", None)
             for k in range(self._layers):
-                self.layer_combo.addItem(f"layer {k}", k)
+                self.layer_combo.addItem(f"layer {k + 1}", k)
             if layer is not None and layer < self._layers:
                 self.layer_combo.setCurrentIndex(layer + 1)
             last = max(0, self._steps - 1)

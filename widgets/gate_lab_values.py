@@ -103,7 +103,7 @@ def describe(item: dict) -> str:
     where = [
         "units " + format_units(item.get("units")),
         format_steps(item.get("steps")) if kind != "set_bias" else "every step",
-        "every layer" if layer is None else f"layer {layer}",
+        "every layer" if layer is None else f"layer {layer + 1}",
     ]
     if kind == "clamp":
         head = f"Clamp {item['gate']} = {item['value']:.2f}"

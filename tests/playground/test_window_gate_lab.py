@@ -51,6 +51,7 @@ def test_a_preset_alters_the_probe_and_clear_restores_it(qtbot, window):
     assert not np.allclose(frame.reference.gates["forget"], 1.0)  # the unaltered run
     assert any(c.isVisible() for c in window.dashboard.reference_curves())
     assert "→" in panel.loss_label.text()
+    assert frame.gradients is not None  # the gradient flow is the altered run's too
     assert window.experiment.step == 1  # the intervention trained nothing
 
     panel.difference_check.setChecked(True)
