@@ -177,7 +177,11 @@ def open_path(window, path: str) -> bool:
     """A dropped or command-line path: a run folder opens as an experiment, a weights file
     loads its weights, anything else is a sequence file."""
     from playground.comparison import is_comparison_folder
+    from playground.horizon_dialog import is_sweep_folder, open_sweep
 
+    if is_sweep_folder(path):
+        window.horizon_dialog = open_sweep(window, path)
+        return window.horizon_dialog is not None
     if is_comparison_folder(path):
         from playground.window_menus import open_compare_window
 

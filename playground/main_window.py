@@ -291,6 +291,9 @@ class MainWindow(TransportMixin, WindowRecordMixin, QtWidgets.QMainWindow):
         self.controller.shutdown(save_to=save_to)
         for compare in getattr(self, "compare_windows", []):
             compare.close()  # each stops its own trainer, off this thread
+        horizon = getattr(self, "horizon_dialog", None)
+        if horizon is not None:
+            horizon.close()  # a running sweep is cancelled: its runs stay resumable
         job = getattr(self, "animation_job", None)
         if job is not None and job.is_running():
             job.cancel()  # a cancelled render leaves no file

@@ -135,6 +135,9 @@ def build_menus(window) -> WindowMenus:
     compare = _action(window, "&Compare Engines…", "Ctrl+K")
     compare.triggered.connect(lambda: open_compare_window(window))
     train_menu.addAction(compare)
+    horizon = _action(window, "Memory &horizon…", "Ctrl+H")
+    horizon.triggered.connect(lambda: _show_horizon(window))
+    train_menu.addAction(horizon)
 
     view_menu = bar.addMenu("&View")
     log_loss = _action(window, "&Logarithmic loss axis", "Ctrl+L")
@@ -173,6 +176,12 @@ def build_menus(window) -> WindowMenus:
     )
     menus.refresh_recent(window)
     return menus
+
+
+def _show_horizon(window):
+    from playground.horizon_dialog import show_horizon_dialog
+
+    return show_horizon_dialog(window)
 
 
 def open_compare_window(window, folder=None):

@@ -201,3 +201,23 @@ def test_compare_engines_opens_from_the_menu_and_closes_with_the_window(qtbot, t
     win.close()
     assert not compare.isVisible()
     assert compare.controller.wait_stopped(timeout=10)
+
+
+def test_memory_horizon_opens_from_the_menu_and_a_sweep_folder_reopens(qtbot, tmp_path):
+    from playground.cli import main
+
+    win = MainWindow(SETUP)
+    qtbot.addWidget(win)
+    win.show()
+    horizon = next(a for a in win.menus.training_menu.actions() if "horizon" in a.text())
+    horizon.trigger()
+    assert win.horizon_dialog.isVisible()
+    win.horizon_dialog.close()
+    sweep = tmp_path / "sweep"
+    argv = ["horizon", "--task", "adding", "--engines", "rnn", "--lengths", "5", "--steps", "2",
+            "--hidden", "4", "--batch", "4", "--out", str(sweep)]  # fmt: skip
+    assert main(argv) == 0
+    assert ef.open_path(win, str(sweep))
+    assert win.horizon_dialog.isVisible()
+    win.close()
+    assert not win.horizon_dialog.isVisible()
