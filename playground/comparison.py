@@ -40,7 +40,7 @@ from playground.compare_spec import (
 )
 from playground.events import EventGroup
 from playground.experiment import Experiment, ViewState
-from playground.run_folder import RunFolderError, read_json, write_json
+from playground.run_folder import RunFolderError, check_format, read_json, write_json
 
 FORMAT = "sequence-memory-playground/comparison"
 VERSION = 1
@@ -301,17 +301,7 @@ class Comparison:
 
 def _check_description(path: Path, data: dict) -> list[dict]:
     """comparison.json's engine entries, checked; RunFolderError saying what is wrong."""
-    if data.get("format") != FORMAT:
-        raise RunFolderError(path, "is not a comparison written by seq-playground")
-    version = data.get("version")
-    if version not in READABLE_VERSIONS:
-        newer = isinstance(version, int) and version > VERSION
-        raise RunFolderError(
-            path,
-            f"is version {version!r} of the comparison format; this program reads versions "
-            f"{', '.join(map(str, READABLE_VERSIONS))}"
-            + (" (it was written by a newer seq-playground: update to open it)" if newer else ""),
-        )
+    check_format(path, data, "a comparison", "comparison", (FORMAT, VERSION, READABLE_VERSIONS))
     engines = data.get("engines")
     if not isinstance(engines, list) or not MIN_ENGINES <= len(engines) <= MAX_ENGINES:
         raise RunFolderError(

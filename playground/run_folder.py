@@ -221,6 +221,24 @@ def read_metrics(folder: Path) -> MetricsTable:
 
 
 # --- config ----------------------------------------------------------------------------------
+def check_format(path: Path, data: dict, what: str, name: str, spec: tuple) -> None:
+    """RunFolderError unless ``data`` (read from ``path``) says it is ``what`` ("a run
+    config") in a version this program reads; ``spec``: (format string, version written,
+    versions read) of the ``name`` format ("run")."""
+    fmt, version_written, readable = spec
+    if data.get("format") != fmt:
+        raise RunFolderError(path, f"is not {what} written by seq-playground")
+    version = data.get("version")
+    if version not in readable:
+        newer = isinstance(version, int) and version > version_written
+        raise RunFolderError(
+            path,
+            f"is version {version!r} of the {name} format; this program reads versions "
+            f"{', '.join(map(str, readable))}"
+            + (" (it was written by a newer seq-playground: update to open it)" if newer else ""),
+        )
+
+
 def write_config(folder: Path, config: dict) -> Path:
     return write_json(folder / CONFIG, {"format": FORMAT, "version": VERSION, **config})
 
@@ -229,17 +247,7 @@ def read_config(folder: Path) -> dict:
     """config.json, checked to be a run config of a version this program reads."""
     path = folder / CONFIG
     data = read_json(path)
-    if data.get("format") != FORMAT:
-        raise RunFolderError(path, "is not a run config written by seq-playground")
-    version = data.get("version")
-    if version not in READABLE_VERSIONS:
-        newer = isinstance(version, int) and version > VERSION
-        raise RunFolderError(
-            path,
-            f"is version {version!r} of the run format; this program reads versions "
-            f"{', '.join(map(str, READABLE_VERSIONS))}"
-            + (" (it was written by a newer seq-playground: update to open it)" if newer else ""),
-        )
+    check_format(path, data, "a run config", "run", (FORMAT, VERSION, READABLE_VERSIONS))
     if not isinstance(data.get("options"), dict):
         raise RunFolderError(path, "has no 'options' mapping")
     return data
