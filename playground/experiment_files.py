@@ -144,8 +144,10 @@ def save_experiment(window, path: str | os.PathLike | None = None, ask: bool = F
 
 
 def open_experiment_dialog(window) -> bool:
-    path = QtWidgets.QFileDialog.getExistingDirectory(window, "Open experiment (a run folder)")
-    return bool(path) and open_experiment(window, path)
+    path = QtWidgets.QFileDialog.getExistingDirectory(
+        window, "Open experiment (a run folder, a comparison or a sweep)"
+    )
+    return bool(path) and open_path(window, path)
 
 
 def open_experiment(window, path) -> bool:
