@@ -94,11 +94,25 @@ def test_context_menu_entries_on_every_view(window, tmp_path, monkeypatch):
         "Export data as CSV…",
     ]
     target = tmp_path / "reset.svg"
+    from playground.export_options import ImageOptionsDialog
+
+    chosen = []
+
+    def accept_size(dialog):  # the size form, answered: 900 x 500 px
+        dialog.own_size.setChecked(False)
+        dialog.width.setValue(900)
+        dialog.height.setValue(500)
+        chosen.append(dialog.options())
+        return QtWidgets.QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ImageOptionsDialog, "exec", accept_size)
     monkeypatch.setattr(
         QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(target)[:-4], "")
     )
     view._export_actions[1].trigger()
     assert target.exists()  # the ending was added to the name typed in the dialog
+    assert chosen and chosen[0].size == (900, 500)
+    assert 'width="900' in target.read_text() or "900" in target.read_text()[:400]
 
 
 def test_a_failed_export_becomes_a_message(window, tmp_path):
