@@ -48,8 +48,9 @@ class ForgettingDock(QtWidgets.QDockWidget):
             self.tabs.addTab(view, title)
         self.setWidget(self.tabs)
         self._asked: frozenset | None = None
+        self._stale = True  # hidden, the dock draws nothing; it catches up when shown
         self.tabs.currentChanged.connect(lambda _i: self.ask_trainer())
-        self.visibilityChanged.connect(lambda _v: self.ask_trainer())
+        self.visibilityChanged.connect(self._on_visibility)
         window.controller.state_changed.connect(self._on_state)
         for view in (self.jacobian_view, self.gradient_history_view, self.state_space_view):
             view.cursor_moved.connect(window.dashboard.set_cursor)
@@ -83,8 +84,19 @@ class ForgettingDock(QtWidgets.QDockWidget):
         for view in (self.jacobian_view, self.gradient_history_view, self.state_space_view):
             view.set_cursor(int(t))
 
+    def _on_visibility(self, visible: bool) -> None:
+        self.ask_trainer()
+        if visible and self._stale:
+            self.redraw()
+            slider = self.window_.history_slider
+            self.show_index(slider.index(), live=slider.is_live())
+
     def redraw(self) -> None:
         """Rebuild what depends on the whole history (after a frame, a thinning, a layer)."""
+        if not self.isVisible():
+            self._stale = True
+            return
+        self._stale = False
         frames = self.window_.experiment.frames
         layer = self.window_.experiment.view.layer
         steps, norms, radius_steps, radii = [], [], [], []
@@ -103,6 +115,9 @@ class ForgettingDock(QtWidgets.QDockWidget):
 
     def show_index(self, index: int, live: bool) -> None:
         """Show the analysis of frame ``index`` (or the last one before it that has one)."""
+        if not self.isVisible():
+            self._stale = True
+            return
         experiment = self.window_.experiment
         frames = experiment.frames
         self.gradient_history_view.set_index(None if live else index)
