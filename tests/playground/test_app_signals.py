@@ -72,9 +72,9 @@ def test_a_signal_while_training_quits_cleanly(signum, code):
     assert process.returncode == code, err
     assert "Traceback" not in err
     for pid in trainers:
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(
-            f"/proc/{pid}/status"
-        ).read_text()
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

@@ -32,8 +32,10 @@ def shown_frame(win):
 
 def wait_for_interventions(qtbot, win, wanted: bool):
     qtbot.waitUntil(
-        lambda: win.experiment.shown_frame() is not None
-        and bool(shown_frame(win).interventions) == wanted,
+        lambda: (
+            win.experiment.shown_frame() is not None
+            and bool(shown_frame(win).interventions) == wanted
+        ),
         timeout=TIMEOUT_MS,
     )
 
