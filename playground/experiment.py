@@ -360,19 +360,10 @@ def _sequence_arrays(spec: RunSpec) -> dict:
     return result
 
 
-def _user_sequence(plain: dict | None) -> UserSequence | None:
-    if not plain:
-        return None
-    return UserSequence(
-        values=plain.get("values"),
-        symbols=plain.get("symbols"),
-        n_symbols=int(plain.get("n_symbols") or 0),
-        alphabet=tuple(plain.get("alphabet") or ()),
-        objective=str(plain.get("objective") or "next"),
-        delay=int(plain.get("delay") or 0),
-        source=str(plain.get("source") or "run folder"),
-        window=int(plain["window"]) if plain.get("window") else None,
-    )
+def _user_sequence(plain: dict | None):
+    from playground.run_spec import UserSequence
+
+    return UserSequence.from_plain(plain)
 
 
 def _sequence_from_file(options: dict, notes: list[str]) -> UserSequence | None:

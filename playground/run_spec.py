@@ -31,6 +31,22 @@ class UserSequence:
     source: str = "drawing"
     window: int | None = None  # the training window (None: the task's default)
 
+    @classmethod
+    def from_plain(cls, plain: dict | None) -> UserSequence | None:
+        """From a run folder's ``sequence.npz`` entry (``run_folder.read_sequence``)."""
+        if not plain:
+            return None
+        return cls(
+            values=plain.get("values"),
+            symbols=plain.get("symbols"),
+            n_symbols=int(plain.get("n_symbols") or 0),
+            alphabet=tuple(plain.get("alphabet") or ()),
+            objective=str(plain.get("objective") or "next"),
+            delay=int(plain.get("delay") or 0),
+            source=str(plain.get("source") or "run folder"),
+            window=int(plain["window"]) if plain.get("window") else None,
+        )
+
 
 @dataclass(frozen=True)
 class RunSpec:

@@ -178,17 +178,7 @@ def _app_plan(contents: rf.RunFolderContents, args) -> TrainPlan:
 def _user_sequence(plain: dict | None):
     from playground.run_spec import UserSequence
 
-    if not plain:
-        return None
-    return UserSequence(
-        values=plain.get("values"),
-        symbols=plain.get("symbols"),
-        n_symbols=int(plain.get("n_symbols") or 0),
-        alphabet=tuple(plain.get("alphabet") or ()),
-        objective=str(plain.get("objective") or "next"),
-        delay=int(plain.get("delay") or 0),
-        source=str(plain.get("source") or "run folder"),
-    )
+    return UserSequence.from_plain(plain)
 
 
 # --- where it starts -------------------------------------------------------------------------
