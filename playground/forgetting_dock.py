@@ -38,13 +38,7 @@ class ForgettingDock(QtWidgets.QDockWidget):
         self.timescale_view = TimescaleView()
         self.state_space_view = StateSpaceView()
         self.tabs = QtWidgets.QTabWidget()
-        views = (
-            self.jacobian_view,
-            self.gradient_history_view,
-            self.timescale_view,
-            self.state_space_view,
-        )
-        for (title, _kinds), view in zip(PAGES, views, strict=True):
+        for (title, _kinds), view in zip(PAGES, self.views(), strict=True):
             self.tabs.addTab(view, title)
         self.setWidget(self.tabs)
         self._asked: frozenset | None = None
@@ -56,6 +50,9 @@ class ForgettingDock(QtWidgets.QDockWidget):
             view.cursor_moved.connect(window.dashboard.set_cursor)
         window.dashboard.cursor_moved.connect(self.set_cursor)
         self.gradient_history_view.frame_picked.connect(window.history_slider.set_index)
+        # The titles' equations follow the engine kind the dashboard shows.
+        window.dashboard.engine_kind_changed.connect(self.set_engine_kind)
+        self.set_engine_kind(window.dashboard.engine_kind())
         toggle = self.toggleViewAction()
         toggle.setShortcut(QtGui.QKeySequence("Ctrl+J"))
         toggle.setText("&Why it forgets")
@@ -78,6 +75,19 @@ class ForgettingDock(QtWidgets.QDockWidget):
             self._asked = None
         elif state in ("running", "paused"):
             self.ask_trainer()
+
+    def set_engine_kind(self, kind: str | None) -> None:
+        """Give every view's title the equations of engine ``kind`` ("" or None: unknown)."""
+        for view in self.views():
+            view.set_engine_kind(kind or None)
+
+    def views(self) -> tuple:
+        return (
+            self.jacobian_view,
+            self.gradient_history_view,
+            self.timescale_view,
+            self.state_space_view,
+        )
 
     # --- drawing from the record -----------------------------------------------------------
     def set_cursor(self, t: int) -> None:
@@ -145,12 +155,7 @@ class ForgettingDock(QtWidgets.QDockWidget):
         self.state_space_view.set_data(points, pick("state_space_explained"))
 
     def clear(self) -> None:
-        for view in (
-            self.jacobian_view,
-            self.gradient_history_view,
-            self.timescale_view,
-            self.state_space_view,
-        ):
+        for view in self.views():
             view.clear_data()
 
 

@@ -52,11 +52,15 @@ class Dashboard(QtWidgets.QWidget):
         The user clicked a unit in a heatmap.
     cell_hovered(str, int, int, float)
         View name, unit, step and value under the mouse in a heatmap.
+    engine_kind_changed(str)
+        The views now show another engine kind (``lstm``, ``gru``, ``rnn``; "" unknown):
+        views elsewhere (the "why it forgets" dock) follow it with their titles' equations.
     """
 
     cursor_moved = QtCore.Signal(int)
     unit_selected = QtCore.Signal(int)
     cell_hovered = QtCore.Signal(str, int, int, float)
+    engine_kind_changed = QtCore.Signal(str)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -67,6 +71,7 @@ class Dashboard(QtWidgets.QWidget):
         self._unit: int | None = None
         self._gate_names: list[str] = []
         self._has_cell = False
+        self._kind: str | None = None
         self._reference_curves: list = []
         self._difference = False
 
@@ -132,6 +137,10 @@ class Dashboard(QtWidgets.QWidget):
         kind = kind_for_gates(self._gate_names)
         for name, view in shown.items():  # the equation behind each view, on its title
             view.set_title_tooltip(view_tooltip(kind, name))
+        for view in (self.sequence_plot, self.loss_plot, self.gradient_plot, self.unit_plot):
+            view.set_engine_kind(kind)
+        changed = kind != self._kind
+        self._kind = kind
         columns = 3 if len(shown) > 4 else 2
         for i, view in enumerate(shown.values()):
             self._heatmap_grid.addWidget(view, i // columns, i % columns)
@@ -141,6 +150,12 @@ class Dashboard(QtWidgets.QWidget):
             view.set_data(None)
         self._frame = None
         self._set_unit(None)
+        if changed:
+            self.engine_kind_changed.emit(kind or "")
+
+    def engine_kind(self) -> str | None:
+        """The engine kind the views show (``lstm``, ``gru``, ``rnn``), None if unknown."""
+        return self._kind
 
     def gate_names(self) -> list[str]:
         return list(self._gate_names)

@@ -14,11 +14,15 @@ Three pyqtgraph habits need care, and the helpers here take it:
 - the reduction is recomputed when the view *range* changes, not when the view is resized:
   :func:`redownsample_on_resize`;
 - peak downsampling joins every bin's min to the next bin's max, two strokes across a noisy
-  band per bin: :class:`PeakCurve` alternates the order and halves the paint.
+  band per bin: :class:`PeakCurve` alternates the order and halves the paint;
+- it reduces whole bins only and drops the samples left over at the end (the last step's
+  value, often the largest gradient, would vanish): :class:`PeakCurve` draws them as one
+  more bin.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 
 #: Bins per pixel column of a peak-downsampled curve; each bin draws its min and its max.
@@ -70,7 +74,44 @@ class PeakCurve(pg.PlotDataItem):
         if y.ndim == 1 and y.size >= 4 and y.size % 2 == 0 and y.flags.writeable:
             pairs = y.reshape(-1, 2)  # the peak branch builds y afresh: safe to change
             pairs[1::2] = pairs[1::2, ::-1].copy()
+            dataset = self._with_tail(dataset)
         return dataset
+
+    def _with_tail(self, dataset):
+        """``dataset`` and one more bin for the samples pyqtgraph's peak branch leaves out.
+
+        It reduces ``len // factor`` whole bins and drops the rest, up to a bin of the last
+        samples: the gradient norm of the last step, usually the largest, would vanish.
+        """
+        mapped = self._datasetMapped
+        factor = self._adsLastValue if self.opts["autoDownsample"] else self.opts["downsample"]
+        if mapped is None or mapped.x is None or not isinstance(factor, int):
+            return dataset
+        x, y = mapped.x, mapped.y
+        centre = int(np.searchsorted(x, dataset.x[-1]))  # the last bin's x is one of its samples
+        if centre >= x.size or x[centre] != dataset.x[-1]:
+            return dataset  # not the layout expected (x not increasing): leave it be
+        start = centre - factor // 2 + factor  # the first sample after the last whole bin
+        end = min(start + factor, x.size)  # the rest is under a bin (or off to the right)
+        if start >= end:
+            return dataset
+        low, high = float(np.min(y[start:end])), float(np.max(y[start:end]))
+        odd = (dataset.y.size // 2) % 2 == 1  # keep the alternation: odd bins run min-max
+        tail_y = np.array([low, high] if odd else [high, low])
+        connect = dataset.connect
+        if isinstance(connect, np.ndarray):
+            joined = self.opts["connect"]
+            inside = bool(np.all(joined[start:end])) if isinstance(joined, np.ndarray) else True
+            connect = np.concatenate([connect, [True, inside]])
+        extended = type(dataset)(
+            np.concatenate([dataset.x, np.full(2, x[end - 1])]),
+            np.concatenate([dataset.y, tail_y]),
+            dataset.xAllFinite,
+            dataset.yAllFinite,
+            connect,
+        )
+        self._datasetDisplay = extended  # what pyqtgraph reuses until the view changes
+        return extended
 
     def _peak_reduced(self) -> bool:
         if self.opts["downsampleMethod"] != "peak":

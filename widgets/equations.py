@@ -1,7 +1,8 @@
 """The equations behind every view, in PyTorch's form and gate order (torch.nn.RNN/LSTM/GRU).
 
-Shown where the eye is: as the tooltip of each heatmap's title, and in the gate lab beside the
-gate it alters. PyTorch stacks each layer's weights in this order: LSTM (W_ii|W_if|W_ig|W_io),
+Shown where the eye is: as the tooltip of every view's title (the heatmaps, the probe sequence,
+the loss, the gradient flow, the unit plot and the "why it forgets" views), and in the gate lab
+beside the gate it alters. PyTorch stacks each layer's weights in this order: LSTM (W_ii|W_if|W_ig|W_io),
 GRU (W_ir|W_iz|W_in); its GRU puts the reset gate around W_hn h + b_hn, unlike the original
 paper, and the texts follow PyTorch. Plain strings (HTML where a tooltip renders it); no engine
 is consulted.
@@ -46,6 +47,81 @@ MEANINGS: dict[str, str] = {
     "hidden": "the state the read-out and the next layer see",
 }
 
+#: The equations on the titles of the other views: view -> kind -> lines. The lines under ""
+#: hold for every kind; those of the kind shown follow them. The unit plot shows its kind's cell
+#: equations (:data:`EQUATIONS`) in PyTorch's order.
+VIEW_EQUATIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "sequence": {"": ("y_t = W_hy h_t + b_y",)},
+    "loss": {"": ("L = mean over the scored steps t of ℓ(y_t, target_t)",)},
+    "gradient": {
+        "": (
+            "dL/dh_t = ∂L/∂h_t + dL/ds_{t+1} · ∂s_{t+1}/∂h_t",
+            "dL/dx_t = dL/ds_t · ∂s_t/∂x_t",
+        ),
+        "lstm": ("s_t = (h_t, c_t)",),
+        "gru": ("s_t = h_t",),
+        "rnn": ("s_t = h_t",),
+    },
+    "unit": {},
+    "jacobians": {
+        "": (
+            "J_t = ∂s_t/∂s_{t−1}, σ_max(J_t) per step",
+            "‖J_t ⋯ J_{k+1}‖ = ‖∂s_t/∂s_k‖, d = t − k",
+        ),
+        "lstm": ("s_t = (h_t, c_t), 2H × 2H; the cell block ∂c_t/∂c_{t−1} = diag(f_t)",),
+        "gru": (
+            "s_t = h_t: J_t = diag(z_t) + diag(1 − z_t) ∂n_t/∂h_{t−1} "
+            "+ diag(h_{t−1} − n_t) ∂z_t/∂h_{t−1}",
+        ),
+        "rnn": ("s_t = h_t: J_t = diag(1 − h_t²) W_hh",),
+    },
+    "gradient_history": {"": ("log10 ‖dL/dh_t‖ per recorded frame and time step t",)},
+    "timescales": {
+        "lstm": ("τ_j = 1 / (1 − f̄_j), f̄_j = mean over t of the forget gate f_t[j]",),
+        "gru": ("τ_j = 1 / (1 − z̄_j), z̄_j = mean over t of the update gate z_t[j]",),
+        "rnn": ("ρ(W_hh) = max_i |λ_i(W_hh)|, the spectral radius, over training",),
+    },
+    "state_space": {"": ("p_t = V₂ᵀ (h_t − h̄): PCA of h_0 … h_{T−1}, first two axes",)},
+}
+
+#: What each of those views shows, for the tooltip under its equations.
+VIEW_MEANINGS: dict[str, str] = {
+    "sequence": (
+        "the probe sequence: inputs x_t on top; below, the target and the prediction y_t, the"
+        " read-out nn.Linear(hidden_size, output_size) of the last layer's h_t at every step"
+    ),
+    "loss": (
+        "train: the loss of each training batch; test (dots): on held-out sequences at each"
+        " evaluation; dashed: the no-memory baseline, the best loss of a predictor that"
+        " remembers nothing (ℓ: squared error for values, cross-entropy for classes)"
+    ),
+    "gradient": (
+        "how much of the loss's gradient reaches each step: the total derivative of h_t, from"
+        " the read-out (or the layer above) at step t and through the recurrence from every"
+        " later step; and what reaches the input x_t. A falling line is the vanishing gradient"
+    ),
+    "unit": "one unit's hidden state (cell state) and gates over time: its row of each heatmap",
+    "jacobians": (
+        "left: the largest singular value of each step's Jacobian, below the line at 1 a step"
+        " shrinks the gradient passing back through it; right: the norm of the product from the"
+        " last step t = T − 1 back over d steps, on a log axis"
+    ),
+    "gradient_history": (
+        "the gradient flow over training: one row per recorded frame (training runs down), one"
+        " column per time step; the white line is the frame the history slider shows"
+    ),
+    "timescales": (
+        "how long each unit remembers: keeping a fraction k of its state per step, it forgets"
+        " over about 1 / (1 − k) steps, so bars above the sequence length carry the first step"
+        " to the last; the tanh RNN has no keep gate: near 1 it remembers, above 1 it explodes"
+    ),
+    "state_space": (
+        "the hidden-state trajectory of the probe sequence on its first two principal axes,"
+        " coloured by time (dark early, bright late); the square is the first step, the ring"
+        " the time cursor's; the axes are kept from frame to frame (no flipping)"
+    ),
+}
+
 #: Gate symbols, PyTorch's letters.
 SYMBOLS = {
     "lstm": {"input": "i", "forget": "f", "candidate": "g", "output": "o"},
@@ -78,14 +154,29 @@ def equation(kind: str, view: str) -> str:
 
 
 def view_tooltip(kind: str | None, view: str) -> str:
-    """Rich-text tooltip for a view's title: the equation, what it means, PyTorch's order."""
-    text = equation(kind or "", view)
-    if not text:
+    """Rich-text tooltip for a view's title: the equations, what it shows, PyTorch's order.
+
+    ``view`` is a heatmap's name (``hidden``, ``cell``, a gate: empty when ``kind`` has no
+    such view) or one of :data:`VIEW_EQUATIONS` (``sequence``, ``loss``, ``gradient``,
+    ``unit``, ``jacobians``, ``gradient_history``, ``timescales``, ``state_space``), whose
+    text follows ``kind`` where its equations depend on it.
+    """
+    kind = kind or ""
+    text = equation(kind, view)
+    if text:
+        lines = [f"<b>{html.escape(text)}</b>"]
+        if view in MEANINGS:
+            lines.append(html.escape(MEANINGS[view]))
+        lines.append(f"<i>PyTorch: {html.escape(ORDER_NOTE[kind])}</i>")
+        return "<br>".join(lines)
+    if view not in VIEW_EQUATIONS:
         return ""
-    lines = [f"<b>{html.escape(text)}</b>"]
-    if view in MEANINGS:
-        lines.append(html.escape(MEANINGS[view]))
-    lines.append(f"<i>PyTorch: {html.escape(ORDER_NOTE[kind])}</i>")
+    table = VIEW_EQUATIONS[view]
+    own = tuple(EQUATIONS.get(kind, {}).values()) if view == "unit" else table.get(kind, ())
+    lines = [f"<b>{html.escape(line)}</b>" for line in (*table.get("", ()), *own)]
+    lines.append(html.escape(VIEW_MEANINGS[view]))
+    if own and kind in ORDER_NOTE:  # the equations depend on the kind: name PyTorch's form
+        lines.append(f"<i>PyTorch: {html.escape(ORDER_NOTE[kind])}</i>")
     return "<br>".join(lines)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from widgets.plot_support import LOG_FLOOR
+from widgets.plot_support import LOG_FLOOR, ExplainedTitle
 from widgets.time_cursor import TimeCursor
 
 #: Decades of gradient norm the colour scale spans.
@@ -48,7 +48,7 @@ class _StepAxis(pg.AxisItem):
         return [(max(spacing, 1.0), ticks) for spacing, ticks in levels]
 
 
-class GradientHistoryView(pg.GraphicsLayoutWidget):
+class GradientHistoryView(ExplainedTitle, pg.GraphicsLayoutWidget):
     """Heatmap of log10 ||dL/dh_t|| with training (recorded frames) down, time across.
 
     Signals
@@ -61,6 +61,7 @@ class GradientHistoryView(pg.GraphicsLayoutWidget):
 
     frame_picked = QtCore.Signal(int)
     cursor_moved = QtCore.Signal(int)
+    EQUATION_VIEW = "gradient_history"
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -102,6 +103,7 @@ class GradientHistoryView(pg.GraphicsLayoutWidget):
         self._index: int | None = None  # None: follow the newest frame
         self._shape: tuple[int, int] | None = None
         self.scene().sigMouseClicked.connect(self._on_clicked)
+        self.set_engine_kind(None)
 
     # ------------------------------------------------------------------ data
 

@@ -5,7 +5,8 @@ it every step shrinks the gradient passing back through it. Right: the norm of t
 Jacobians, ||ds_{T-1}/ds_{T-1-d}||, against the distance d on a log axis, with a line at 1 --
 a straight falling line is the geometric decay of Pascanu et al. (2013). Numbers come in as
 numpy (``engines.live_analysis``: ``singular_values`` and ``product_norms`` of one layer);
-curves are updated in place.
+curves are updated in place, peak-downsampled and clipped to the view like the dashboard's
+line plots (``widgets.downsampling``), so 100,000 steps paint in milliseconds.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from widgets.downsampling import add_curve, configure_plot
 from widgets.plot_support import (
     LOG_FLOOR,
+    ExplainedTitle,
     ViewRange,
     finite_bounds,
     set_curve_data,
@@ -38,10 +41,11 @@ def _plot(title: str, xlabel: str, ylabel: str) -> pg.PlotWidget:
     item.setLabel("bottom", xlabel)
     item.setLabel("left", ylabel)
     item.getAxis("left").enableAutoSIPrefix(False)
+    configure_plot(item)
     return widget
 
 
-class JacobianView(QtWidgets.QWidget):
+class JacobianView(ExplainedTitle, QtWidgets.QWidget):
     """Largest singular value per step and product norm against distance, for one layer.
 
     Signals
@@ -51,6 +55,7 @@ class JacobianView(QtWidgets.QWidget):
     """
 
     cursor_moved = QtCore.Signal(int)
+    EQUATION_VIEW = "jacobians"
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,7 +73,7 @@ class JacobianView(QtWidgets.QWidget):
 
         # Per step: sigma_1 bold, further singular values (if any) faint; a line at 1.
         self.singular_curves: list[pg.PlotDataItem] = [
-            self.steps_plot.plot(pen=_LARGEST_PEN, connect="finite")
+            add_curve(self.steps_plot, pen=_LARGEST_PEN, connect="finite")
         ]
         self.steps_one_line = pg.InfiniteLine(pos=1.0, angle=0, pen=_ONE_PEN, movable=False)
         self.steps_plot.addItem(self.steps_one_line, ignoreBounds=True)
@@ -78,7 +83,7 @@ class JacobianView(QtWidgets.QWidget):
         self.steps_range = ViewRange(self.steps_plot, refresh=self._fit_steps)
 
         # Per distance, on a log axis: the line at 1 sits at log10(1) = 0.
-        self.product_curve = self.distance_plot.plot(pen=_PRODUCT_PEN, connect="finite")
+        self.product_curve = add_curve(self.distance_plot, pen=_PRODUCT_PEN, connect="finite")
         self.distance_one_line = pg.InfiniteLine(pos=0.0, angle=0, pen=_ONE_PEN, movable=False)
         self.distance_plot.addItem(self.distance_one_line, ignoreBounds=True)
         self.distance_range = ViewRange(
@@ -86,6 +91,10 @@ class JacobianView(QtWidgets.QWidget):
         )
         self._singular: np.ndarray | None = None  # (T, k)
         self._products: np.ndarray | None = None  # (D,), floored for the log axis
+        self.set_engine_kind(None)
+
+    def title_plots(self) -> list[pg.PlotItem]:
+        return [self.steps_plot, self.distance_plot]
 
     # ------------------------------------------------------------------ data
 
@@ -127,7 +136,9 @@ class JacobianView(QtWidgets.QWidget):
         self._singular = array
         steps, count = array.shape
         while len(self.singular_curves) < count:
-            self.singular_curves.append(self.steps_plot.plot(pen=_OTHER_PEN, connect="finite"))
+            self.singular_curves.append(
+                add_curve(self.steps_plot, pen=_OTHER_PEN, connect="finite")
+            )
         x = np.arange(steps)
         for index, curve in enumerate(self.singular_curves):
             if index < count:

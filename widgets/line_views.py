@@ -16,6 +16,7 @@ from widgets.downsampling import add_curve, configure_plot
 from widgets.plot_support import (
     EMPTY_RANGE,
     LOG_FLOOR,
+    ExplainedTitle,
     LogYToggle,
     ViewRange,
     finite_bounds,
@@ -28,7 +29,7 @@ from widgets.plot_support import (
 from widgets.time_cursor import TimeCursor
 
 
-class _TimePlot(pg.PlotWidget):
+class _TimePlot(ExplainedTitle, pg.PlotWidget):
     """A plot over time steps with the shared time cursor.
 
     No grid (it would repaint the axes across the plot on every frame); the x range is the
@@ -60,6 +61,7 @@ class _TimePlot(pg.PlotWidget):
         )
         self.plot_item.ctrl.logXCheck.toggled.connect(self._on_log_mode)
         self.plot_item.ctrl.logYCheck.toggled.connect(self._on_log_mode)
+        self.set_engine_kind(None)
 
     def set_cursor(self, t: int) -> None:
         """Move the time cursor to step ``t`` without emitting ``cursor_moved``."""
@@ -88,6 +90,7 @@ class GradientFlowPlot(LogYToggle, _TimePlot):
     """‖dL/dh_t‖ and ‖dL/dx_t‖ per time step: where the gradient vanishes or explodes."""
 
     _LOG_AWARE_Y = True
+    EQUATION_VIEW = "gradient"
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__("gradient flow", "gradient norm", parent)
@@ -164,6 +167,8 @@ class GradientFlowPlot(LogYToggle, _TimePlot):
 
 class UnitPlot(_TimePlot):
     """Hidden state, cell state and gates of one unit over time."""
+
+    EQUATION_VIEW = "unit"
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__("unit: none selected (click a heatmap)", "value", parent)

@@ -10,6 +10,7 @@ from PySide6 import QtCore, QtWidgets
 
 from widgets.plot_support import (
     LOG_FLOOR,
+    ExplainedTitle,
     LogYToggle,
     SeriesBuffer,
     ViewRange,
@@ -88,7 +89,7 @@ class _Extent:
                 self.lo_positive = min(self.lo_positive, float(positive.min()))
 
 
-class LossPlot(LogYToggle, pg.PlotWidget):
+class LossPlot(ExplainedTitle, LogYToggle, pg.PlotWidget):
     """Train loss per step, test loss at evaluation steps, and a labelled baseline.
 
     The ranges are kept by :class:`ViewRange`: x grows in jumps to the next 1-2-5 step past
@@ -96,6 +97,8 @@ class LossPlot(LogYToggle, pg.PlotWidget):
     and is refitted when the scale changes, so appending losses does not rebuild the axes on
     every update.
     """
+
+    EQUATION_VIEW = "loss"
 
     def __init__(self, parent: QtWidgets.QWidget | None = None, max_points: int = 200_000):
         super().__init__(parent)
@@ -143,6 +146,7 @@ class LossPlot(LogYToggle, pg.PlotWidget):
         # The plot's own context menu toggles the log scales too: follow it whichever way.
         self.plot_item.ctrl.logXCheck.toggled.connect(self._on_log_mode)
         self.plot_item.ctrl.logYCheck.toggled.connect(self._on_log_mode)
+        self.set_engine_kind(None)
 
     def append_train(self, steps: np.ndarray, losses: np.ndarray) -> None:
         """Add train losses (arrays or scalars) measured at ``steps``."""

@@ -13,6 +13,7 @@ import pyqtgraph as pg
 # Re-exported: the loss plot configures its curves from here.
 from widgets.downsampling import configure_curve as configure_curve
 from widgets.downsampling import redownsample_on_resize
+from widgets.equations import view_tooltip
 
 #: Stand-in for zero (and negative) magnitudes on a log axis: small enough to read as
 #: "vanished", large enough that log10 stays finite.
@@ -83,6 +84,37 @@ class SeriesBuffer:
     def data(self) -> tuple[np.ndarray, np.ndarray]:
         """Views on the filled part (valid until the next ``extend``)."""
         return self._x[: self._n], self._y[: self._n]
+
+
+class ExplainedTitle:
+    """The equation behind a view as its title's tooltip (``widgets.equations``), following the
+    engine kind shown (:meth:`set_engine_kind`).
+
+    ``EQUATION_VIEW`` names the view in :data:`widgets.equations.VIEW_EQUATIONS`; a view of
+    several plots (``title_plots``) carries the same tooltip on each of their titles. Call
+    ``set_engine_kind(None)`` once the plots exist: kind-independent texts show from the start.
+    """
+
+    EQUATION_VIEW = ""
+
+    def title_plots(self) -> list[pg.PlotItem]:
+        """The plots whose titles carry the tooltip."""
+        return [self.plot_item]
+
+    def set_engine_kind(self, kind: str | None) -> None:
+        """Show the equations of engine ``kind`` (``lstm``, ``gru``, ``rnn``; None: unknown)."""
+        self._engine_kind = kind
+        text = view_tooltip(kind, self.EQUATION_VIEW)
+        for item in self.title_plots():
+            if item.titleLabel.toolTip() != text:
+                item.titleLabel.setToolTip(text)
+
+    def engine_kind(self) -> str | None:
+        return getattr(self, "_engine_kind", None)
+
+    def title_tooltip(self) -> str:
+        """The tooltip on the view's title (rich text)."""
+        return self.title_plots()[0].titleLabel.toolTip()
 
 
 #: What an empty view shows on an axis: a plain 0..1 until data say otherwise.

@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtWidgets
 
 from widgets.downsampling import PeakCurve, configure_curve, configure_plot
 from widgets.plot_support import (
+    ExplainedTitle,
     ViewRange,
     finite_bounds,
     refresh_curves,
@@ -43,7 +44,7 @@ def _as_2d(name: str, array: np.ndarray | None, steps: int | None) -> np.ndarray
     return data
 
 
-class SequencePlot(pg.GraphicsLayoutWidget):
+class SequencePlot(ExplainedTitle, pg.GraphicsLayoutWidget):
     """Inputs, targets and predictions of the probe sequence, sharing the time cursor.
 
     Drawn every frame, so kept cheap: no grid (it repaints the axes across the plot on every
@@ -55,6 +56,7 @@ class SequencePlot(pg.GraphicsLayoutWidget):
     """
 
     cursor_moved = QtCore.Signal(int)
+    EQUATION_VIEW = "sequence"
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,6 +108,10 @@ class SequencePlot(pg.GraphicsLayoutWidget):
         self.cursor.attach(self.input_plot)
         self.cursor.attach(self.output_plot)
         self.cursor.moved.connect(self.cursor_moved)
+        self.set_engine_kind(None)
+
+    def title_plots(self) -> list[pg.PlotItem]:
+        return [self.input_plot, self.output_plot]
 
     # ------------------------------------------------------------------ data
 

@@ -17,7 +17,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from widgets.plot_support import SeriesBuffer, ViewRange, finite_bounds, set_curve_data
+from widgets.plot_support import (
+    ExplainedTitle,
+    SeriesBuffer,
+    ViewRange,
+    finite_bounds,
+    set_curve_data,
+)
 
 _BAR_BRUSH = pg.mkBrush(80, 170, 255, 200)
 _HORIZON_PEN = pg.mkPen((240, 160, 60), width=1, style=QtCore.Qt.PenStyle.DashLine)
@@ -25,12 +31,15 @@ _ONE_PEN = pg.mkPen((200, 200, 200, 160), width=1, style=QtCore.Qt.PenStyle.Dash
 _RADIUS_PEN = pg.mkPen((190, 120, 255), width=2)
 
 
-class TimescaleView(QtWidgets.QWidget):
+class TimescaleView(ExplainedTitle, QtWidgets.QWidget):
     """Sorted timescale bars (LSTM, GRU) or the spectral radius over training (RNN).
 
     ``show_timescales`` and ``append_spectral_radius`` switch between the two pages; the
-    one shown is :meth:`mode`.
+    one shown is :meth:`mode`. The title's equation follows :meth:`set_engine_kind` (the
+    forget gate, the update gate, or the spectral radius).
     """
+
+    EQUATION_VIEW = "timescales"
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -80,6 +89,10 @@ class TimescaleView(QtWidgets.QWidget):
         self._units: np.ndarray | None = None
         self._horizon: int | None = None
         self._radius = SeriesBuffer()
+        self.set_engine_kind(None)
+
+    def title_plots(self) -> list[pg.PlotItem]:
+        return [self.bars_plot, self.radius_plot]
 
     def mode(self) -> str:
         """ "timescales" or "spectral_radius": the page shown."""

@@ -18,15 +18,19 @@ from PySide6.QtCore import Qt
 
 from widgets.dashboard import Dashboard
 from widgets.heatmap_view import HeatmapView
+from widgets.jacobian_view import JacobianView
 from widgets.line_views import GradientFlowPlot, UnitPlot
 from widgets.loss_plot import LossPlot
 from widgets.sequence_canvas import SequenceCanvas
 from widgets.sequence_plot import SequencePlot
+from widgets.state_space_view import DRAWN_POINTS, StateSpaceView
 
 STEPS = 100_000  # playground.files.MAX_STEPS (widgets may not import playground)
 CHANNELS = 8
 #: A paint that takes longer than this is a window that stops answering.
 PAINT_LIMIT_S = 0.2
+#: A new frame for a "why it forgets" view, drawn: its set_data and a repaint together.
+FRAME_LIMIT_S = 0.1
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +168,85 @@ def test_canvas_paints_100k_steps_of_8_channels_quickly(qtbot, qt_helpers, noise
     for i, curve in enumerate(canvas._curves):
         assert_reduced_to_the_width(curve, width)
         np.testing.assert_array_equal(curve.getOriginalDataset()[1], noise[:, i])
+
+
+def assert_frames_draw_quickly(view, show_frame, viewports, times: int = 3) -> None:
+    """Each of ``times`` new frames (``show_frame(i)``) and a synchronous repaint of
+    ``viewports`` cost under :data:`FRAME_LIMIT_S` in CPU time (the first included: nothing
+    is made once per length that costs seconds), and on the wall clock too unless other
+    processes crowd the machine."""
+    for i in range(times):
+        wall, cpu = time.perf_counter(), time.process_time()
+        show_frame(i)
+        for viewport in viewports:
+            viewport.repaint()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        assert cpu < FRAME_LIMIT_S, f"frame {i} took {1000 * cpu:.0f} ms of CPU"
+        if not machine_overloaded():
+            assert wall < FRAME_LIMIT_S, f"frame {i} took {1000 * wall:.0f} ms"
+
+
+def test_state_space_of_100k_steps_draws_quickly_and_exactly_where_it_matters(qtbot, qt_helpers):
+    rng = np.random.default_rng(2)
+    walk = np.cumsum(rng.standard_normal((STEPS, 2)), axis=0).astype(np.float32)
+    view = shown(qtbot, StateSpaceView(), qt_helpers)
+    frames = [walk * (1.0 + 0.01 * i) for i in range(3)]  # training moves the trajectory
+    assert_frames_draw_quickly(
+        view, lambda i: view.set_data(frames[i], (0.6, 0.3)), [view.viewport()]
+    )
+    points = frames[-1].astype(np.float64)
+    np.testing.assert_array_equal(view.data(), points)  # the view holds every step
+    # Drawn: evenly thinned to a few thousand steps, the first and the last among them,
+    # each point where its step is and carrying its step (a click picks that step).
+    steps = view.drawn_steps()
+    assert 1000 <= steps.size <= DRAWN_POINTS
+    assert steps[0] == 0 and steps[-1] == STEPS - 1
+    gaps = np.diff(steps)
+    assert gaps.min() >= 1 and gaps.max() - gaps.min() <= 1
+    x, y = view.points.getData()
+    np.testing.assert_array_equal(np.stack([x, y], axis=1), points[steps])
+    np.testing.assert_array_equal(np.stack(view.path_curve.getData(), axis=1), points[steps])
+    spots = view.points.points()
+    assert [int(spots[i].data()) for i in (0, -1)] == [0, STEPS - 1]
+    assert spots[0].brush().color() != spots[-1].brush().color()  # coloured by time
+    # The square and the ring sit on the exact steps, drawn or not.
+    start_x, start_y = view.start_marker.getData()
+    assert (start_x[0], start_y[0]) == tuple(points[0])
+    cursor = 61_234
+    assert cursor not in set(steps.tolist())
+    view.set_cursor(cursor)
+    assert view.cursor_point() == tuple(points[cursor])
+    view.set_cursor(STEPS + 5)
+    assert view.cursor_point() == tuple(points[-1])
+
+
+def test_jacobian_view_of_100k_steps_draws_quickly_and_keeps_the_ends(qtbot, qt_helpers):
+    rng = np.random.default_rng(3)
+    singular = rng.uniform(0.5, 1.5, (STEPS, 2))
+    singular[-1, 0] = 3.0  # the last step's spike, in the bins pyqtgraph would leave out
+    products = 0.9999 ** np.arange(1, STEPS + 1)  # falls to 4.5e-5 at the longest distance
+    view = JacobianView()
+    shown(qtbot, view, qt_helpers)
+    viewports = [view.steps_widget.viewport(), view.distance_widget.viewport()]
+    assert_frames_draw_quickly(
+        view, lambda i: view.set_data(singular, products * 0.5**i), viewports
+    )
+    for widget in (view.steps_widget, view.distance_widget):
+        assert_paints_quickly(widget)
+    products = products * 0.25
+    curves = [*view.singular_curves, view.product_curve]
+    for curve, data in zip(curves, [singular[:, 0], singular[:, 1], products], strict=True):
+        np.testing.assert_array_equal(curve.getOriginalDataset()[1], data)
+        assert_reduced_to_the_width(curve, curve.getViewBox().width())
+    # The extremes survive, the last step's and the longest distance's included.
+    x, y = view.singular_curves[0].getData()
+    assert y.max() == 3.0 and y.min() == singular[:, 0].min()
+    assert x[-1] == STEPS - 1
+    x, y = view.product_curve.getData()  # log10 on the log axis
+    assert x[-1] == STEPS
+    np.testing.assert_allclose([y.min(), y.max()], np.log10([products[-1], products[0]]))
+    view.set_cursor(61_234)
+    assert view.cursor_line.value() == 61_234
 
 
 # --------------------------------------------------------- the canvas, zoomed all the way
