@@ -18,6 +18,7 @@ from engines.commands import RequestProbe
 from engines.engine import create_engine
 from playground.compare_process import CompareUpdate, _Lockstep
 from playground.compare_spec import (
+    PRESETS,
     CompareSpec,
     engine_labels,
     engine_parameters,
@@ -117,6 +118,85 @@ def _trained(steps: int, spec=None, resume=None) -> tuple[Comparison, _Lockstep]
             comparison.apply_update(lockstep.take(snap, 0.0, final=False))
     comparison.apply_update(lockstep.take(snap, 0.0, final=True))  # with every checkpoint
     return comparison, lockstep
+
+
+def _record_training_batches(monkeypatch, trainers) -> list[list]:
+    """The batches each trainer trains on, in order: every draw of its task made during the
+    trainer's own ``train_step``. The app's trainers share one task object, so a draw is told
+    apart by the step that is running, not by the task."""
+    seen: list[list] = [[] for _ in trainers]
+    stepping: list[int | None] = [None]
+    for task in {id(t.task): t.task for t in trainers}.values():
+
+        def drawing(batch_size, generator, sample=task.sample):
+            batch = sample(batch_size, generator)
+            if stepping[0] is not None:
+                seen[stepping[0]].append(batch)
+            return batch
+
+        monkeypatch.setattr(task, "sample", drawing)
+    for index, trainer in enumerate(trainers):
+
+        def train_step(index=index, step=trainer.train_step):
+            stepping[0] = index
+            try:
+                return step()
+            finally:
+                stepping[0] = None
+
+        monkeypatch.setattr(trainer, "train_step", train_step)
+    return seen
+
+
+def _assert_same_batch(mine, theirs, what: str) -> None:
+    for field in ("inputs", "targets", "mask", "metric_mask"):
+        assert torch.equal(getattr(mine, field), getattr(theirs, field)), f"{what}: {field}"
+
+
+@pytest.mark.parametrize(
+    ("preset", "common"),
+    [
+        ("RNN vs LSTM vs GRU", COMMON),
+        ("RNN vs LSTM vs GRU", {**COMMON, "task": "copy", "length": 5}),  # class targets
+        ("LSTM forget bias 0 vs 1", COMMON),
+        ("default vs orthogonal init", COMMON),
+        ("1 vs 2 layers", COMMON),
+    ],
+    ids=["rnn-lstm-gru", "rnn-lstm-gru-copy", "forget-bias-0-1", "init", "layers"],
+)
+def test_every_engine_trains_on_the_same_batches_held_out_and_probe_sets(
+    monkeypatch, preset, common
+):
+    """Built as the trainer process builds a comparison (one task object for all engines, a
+    probe built per engine), each engine's first steps train on the same batches."""
+    steps = 3
+    spec = CompareSpec.from_settings(common, list(PRESETS[preset]))
+    lockstep = _Lockstep(spec, autostart=True, resume=None)
+    trainers = lockstep.trainers
+    assert len(trainers) == len(PRESETS[preset])
+    seen = _record_training_batches(monkeypatch, trainers)
+    first = next(lockstep.run)  # every engine's evaluation and probe, before any step
+    snap = first
+    while snap.step < steps:
+        snap = lockstep.run.send(None)
+    lockstep.run.close()
+
+    assert snap.step == steps and [len(batches) for batches in seen] == [steps] * len(trainers)
+    ours = seen[0]
+    assert not torch.equal(ours[0].inputs, ours[1].inputs)  # a batch per step, really drawn
+    for engine, theirs in enumerate(seen[1:], start=2):
+        for step, (mine, other) in enumerate(zip(ours, theirs, strict=True), start=1):
+            _assert_same_batch(mine, other, f"engine {engine}, step {step}")
+    for engine, trainer in enumerate(trainers[1:], start=2):
+        _assert_same_batch(trainers[0].test_batch, trainer.test_batch, f"held-out, {engine}")
+        _assert_same_batch(trainers[0].probe_batch, trainer.probe_batch, f"probe, {engine}")
+    # what the window draws: every engine's first frame shows the same probe sequence
+    frames = [each.probe for each in first.snapshots]
+    assert all(frame is not None for frame in frames)
+    for frame in frames[1:]:
+        assert np.array_equal(frames[0].inputs, frame.inputs)
+        assert np.array_equal(frames[0].targets, frame.targets)
+    assert len(set(spec.weights_seeds)) == len(trainers)  # while the weights are their own
 
 
 def test_a_saved_comparison_reopens_with_every_record(tmp_path):

@@ -187,9 +187,24 @@ def test_interrupted_sweep_resumes_without_redoing_finished_runs(tmp_path, monke
     assert table(tmp_path / "a") == table(tmp_path / "b") and len(table(tmp_path / "a")) == 4
 
 
-def test_jobs_2_gives_the_same_table_as_jobs_1(tmp_path, reference, capsys):
+def test_jobs_2_gives_the_same_table_as_jobs_1(tmp_path, reference, capsys, monkeypatch):
     out = tmp_path / "parallel"
+    started, alive_at_start = [], []
+
+    class Recording(subprocess.Popen):
+        """A train process that notes, as it starts, how many others are still alive."""
+
+        def __init__(self, args, *rest, **options):
+            if "train" in args:
+                alive_at_start.append(sum(p.poll() is None for p in started) + 1)
+            super().__init__(args, *rest, **options)
+            if "train" in args:
+                started.append(self)
+
+    monkeypatch.setattr(subprocess, "Popen", Recording)
     assert main([*SWEEP, "--jobs", "2", "--out", str(out)]) == 0
+    # two train processes, the second started while the first still ran: two at a time
+    assert alive_at_start == [1, 2]
     assert table(out) == table(reference) and len(table(out)) == 2
     err = capsys.readouterr().err
     assert "[2/2]" in err

@@ -96,10 +96,18 @@ def test_a_small_sweep_shows_progress_and_ends_with_the_plot_and_the_cli_table(
     dialog.run_progressed.connect(lambda *args: runs.append(args))
     dialog.sweep_progressed.connect(lambda *args: overall.append(args))
     dialog.plot_shown.connect(shown.append)
+    live = []  # at every poll of the pool: how many of its train processes are alive
+
+    def count_live(*_):
+        if dialog.job is not None:
+            live.append(sum(alive(pid) for pid in dialog.job.pids))
+
+    dialog.sweep_progressed.connect(count_live)
     with qtbot.waitSignal(dialog.sweep_finished, timeout=TIMEOUT_MS) as finished:
         assert dialog.start()
         assert not dialog.start_button.isEnabled() and dialog.cancel_button.isEnabled()
     assert finished.args == ["finished"]
+    assert max(live) == 2  # jobs=2: two runs train at once, never more
 
     names = ["rnn-L5-s0", "lstm-L5-s0", "rnn-L8-s0", "lstm-L8-s0"]
     assert dialog.progress.run_names() == names
