@@ -34,6 +34,45 @@ class ProbeSchedule:
         self.count += 1
 
 
+class AveragedSchedule(ProbeSchedule):
+    """A ProbeSchedule whose rate and share of time hold on average, not gap by gap.
+
+    ``ProbeSchedule`` waits ``max(interval, cost / max_fraction)`` after each probe. Where
+    probes can only start at coarse moments -- the end of a lockstep round of several engines,
+    ~30 ms on a 2-core CPU -- each wait is rounded up to the next such moment, and a 15 Hz
+    rate gets only every third or fourth round (7-10 Hz). Here the rate keeps its ideal grid
+    (a late probe does not push the next one back) and the share of time is a budget that
+    fills at ``max_fraction`` per second, so waits rounded up are made good later. Neither
+    banks more than one probe's worth: after a long pause it does not burst.
+    """
+
+    def __init__(self, rate_hz: float = 30.0, max_fraction: float = 0.03) -> None:
+        super().__init__(rate_hz, max_fraction)
+        self._next_start: float | None = None
+        self._credit = 0.0  # seconds of probing the budget allows now (negative: owed)
+        self._credit_at: float | None = None
+
+    def _credit_now(self, now: float) -> float:
+        if self._credit_at is None:
+            return 0.0
+        earned = self.max_fraction * max(0.0, now - self._credit_at)
+        return min(self._last_cost, self._credit + earned)
+
+    def due(self, now: float) -> bool:
+        if self._next_start is None:
+            return True
+        return now >= self._next_start and self._credit_now(now) >= 0.0
+
+    def record(self, start: float, end: float) -> None:
+        cost = max(0.0, end - start)
+        on_grid = self._next_start is not None and start - self._next_start < self.interval
+        self._next_start = (self._next_start if on_grid else start) + self.interval
+        credit = self._credit_now(start)
+        super().record(start, end)
+        self._credit = credit - cost
+        self._credit_at = end
+
+
 #: The app's probing budget: trace frames (0.7-2 ms for 100 steps on a 2-core CPU, whatever
 #: the batch) up to 40 a second -- a little above the 30 frames a second the window aims for,
 #: since a probe can only start at the end of a training step -- within 3 % of training
