@@ -57,6 +57,7 @@ class CompareViews(QtWidgets.QWidget):
         self.layer_combo = QtWidgets.QComboBox()
         self.layer_combo.setToolTip("Which layer the heatmaps and gradient flow show")
         self.columns: list[EngineColumn] = []
+        self._labels: list[str] = []
         self.columns_box = QtWidgets.QWidget()
         self.columns_layout = QtWidgets.QHBoxLayout(self.columns_box)
         self.columns_layout.setContentsMargins(0, 0, 0, 0)
@@ -101,6 +102,7 @@ class CompareViews(QtWidgets.QWidget):
         if spec is None:
             return
         labels = spec.engine_labels()
+        self._labels = labels
         self._build_columns(spec, labels)
         self.loss_plot.set_engines(labels)
         self.gradient_plot.set_engines(labels)
@@ -169,21 +171,30 @@ class CompareViews(QtWidgets.QWidget):
         layer = comparison.view.layer
         step = None
         shown = comparison.frames_at(index)
+        predictions = []
         for engine, (column, each) in enumerate(zip(self.columns, shown, strict=False)):
             if each is None:
                 column.show_frame(None)
                 self.gradient_plot.set_engine_data(engine, None)
+                predictions.append(None)
                 continue
             frame, gradients = each
             names = comparison.experiments[engine].info.get("input_names") or None
             drawn = dashboard_frame(frame, layer, 0, names, gradients)
             column.show_frame(drawn)
             self.gradient_plot.set_engine_data(engine, drawn["grad_h"])
+            predictions.append(drawn["prediction"])
             if step is None:  # the probe inputs are the same for all: drawn once
                 step = frame.step
                 self.sequence_plot.set_data(
                     drawn["inputs"], drawn["targets"], None, drawn["target_mask"], names
                 )
+        # Every engine's prediction over the shared target, in the engine's colour.
+        labels = self._labels[: len(predictions)]
+        labels += [f"engine {i + 1}" for i in range(len(labels), len(predictions))]
+        self.sequence_plot.set_compared_predictions(
+            predictions, labels, [engine_color(i) for i in range(len(predictions))]
+        )
         self._apply_cursor()
         if step is not None:
             self.frames_shown.emit(step)

@@ -145,6 +145,8 @@ class CompareWindow(TransportMixin, QtWidgets.QMainWindow):
         )
         files.addSeparator()
         action(files, "&Close", "Ctrl+W", self.close)
+        # Quit from here too, as from the main window: every window closes, none waits.
+        action(files, "&Quit", "Ctrl+Q", QtWidgets.QApplication.closeAllWindows)
         training = self.menuBar().addMenu("&Training")
         self.train_action = action(training, "&Train", "Space", self.toggle_training)
         self.step_action = action(training, "&Step", "F10", self.step)

@@ -80,6 +80,9 @@ class SequencePlot(ExplainedTitle, pg.GraphicsLayoutWidget):
         self.input_curves: list[pg.PlotDataItem] = []
         self.target_curves: list[pg.PlotDataItem] = []
         self.prediction_curves: list[pg.PlotDataItem] = []
+        # The compare window's: one list of curves (one per output channel) per engine.
+        self.compared_curves: list[list[pg.PlotDataItem]] = []
+        self._compared_labels: list[str] = []
         self._input_labels: list[str] = []
         self._output_labels: list[tuple[str, int, str]] = []
         self._shown: dict[pg.PlotDataItem, np.ndarray | None] = {}
@@ -96,7 +99,7 @@ class SequencePlot(ExplainedTitle, pg.GraphicsLayoutWidget):
             (
                 self.output_plot,
                 self.output_range,
-                lambda: self.target_curves + self.prediction_curves,
+                lambda: self.target_curves + self.prediction_curves + self._compared(),
             ),
         ):
             for check in (plot.ctrl.logXCheck, plot.ctrl.logYCheck):
@@ -171,8 +174,52 @@ class SequencePlot(ExplainedTitle, pg.GraphicsLayoutWidget):
         if outputs_changed or not (k_true or k_pred):
             self.output_range.fit_y(self._output_bounds())
 
+    def set_compared_predictions(
+        self,
+        predictions: Sequence[np.ndarray | None],
+        labels: Sequence[str],
+        colors: Sequence,
+    ) -> None:
+        """The predictions of several engines on the same probe sequence (the compare window):
+        each ``(T, K)`` array (or None) drawn in its engine's colour, every output channel,
+        with its label in the legend once. Empty lists remove them."""
+        if not len(predictions) == len(labels) == len(colors):
+            raise ValueError("predictions, labels and colors must have one entry per engine")
+        changed = False
+        while len(self.compared_curves) > len(predictions):
+            for curve in self.compared_curves.pop():
+                self.output_plot.removeItem(curve)
+                self._shown.pop(curve, None)
+            changed = True
+        for engine, (values, color) in enumerate(zip(predictions, colors, strict=True)):
+            if engine == len(self.compared_curves):
+                self.compared_curves.append([])
+            pool = self.compared_curves[engine]
+            y = _as_2d("prediction", values, None)
+            channels = 0 if y is None else y.shape[1]
+            self._fill(
+                self.output_plot,
+                pool,
+                channels,
+                lambda _k, c=color: PeakCurve(pen=pg.mkPen(c, width=2), connect="finite"),
+            )
+            for k in range(channels):
+                pool[k].setPen(pg.mkPen(color, width=2))
+                changed |= self._put(pool[k], np.arange(y.shape[0]), y[:, k])
+        if list(labels) != self._compared_labels:
+            self._compared_labels = list(labels)
+            self._output_labels = None  # rebuild the legend with the engines
+            self._update_legends(
+                self._input_labels,
+                sum(c.isVisible() for c in self.target_curves),
+                sum(c.isVisible() for c in self.prediction_curves),
+            )
+        if changed:
+            self.output_range.fit_y(self._output_bounds())
+
     def clear_data(self) -> None:
         self.set_data(None)
+        self.set_compared_predictions([], [], [])
 
     # ---------------------------------------------------------------- cursor
 
@@ -229,8 +276,12 @@ class SequencePlot(ExplainedTitle, pg.GraphicsLayoutWidget):
                 curve.setData(steps, y[scored], connect=joined)
         return True
 
+    def _compared(self) -> list[pg.PlotDataItem]:
+        return [curve for pool in self.compared_curves for curve in pool]
+
     def _output_bounds(self) -> tuple[float, float] | None:
-        curves = [c for c in self.target_curves + self.prediction_curves if c.isVisible()]
+        every = self.target_curves + self.prediction_curves + self._compared()
+        curves = [c for c in every if c.isVisible()]
         return finite_bounds(*(self._shown.get(c) for c in curves))
 
     def _refit(self) -> None:
@@ -267,9 +318,17 @@ class SequencePlot(ExplainedTitle, pg.GraphicsLayoutWidget):
         labels: list[tuple[str, int, str]] = []
         for kind, count in (("target", k_true), ("prediction", k_pred)):
             labels += [(kind, k, kind if count == 1 else f"{kind} {k}") for k in range(count)]
+        labels += [
+            ("compared", engine, label)
+            for engine, label in enumerate(self._compared_labels)
+            if engine < len(self.compared_curves) and self.compared_curves[engine]
+        ]
         if labels != self._output_labels:
             self.output_legend.clear()
             for kind, k, label in labels:
+                if kind == "compared":
+                    self.output_legend.addItem(self.compared_curves[k][0], label)
+                    continue
                 pool = self.target_curves if kind == "target" else self.prediction_curves
                 self.output_legend.addItem(pool[k], label)
             self._output_labels = labels

@@ -85,6 +85,16 @@ def test_three_engines_learn_side_by_side_on_the_same_probe_and_cursor(qtbot, wi
     assert all(np.array_equal(inputs[0], other) for other in inputs[1:])
     drawn = views.sequence_plot.input_curves[0].getOriginalDataset()[1]
     np.testing.assert_array_equal(drawn, inputs[0][0, :, 0])
+    # Each engine's prediction over the shared target, in its own colour and legend entry.
+    compared = views.sequence_plot.compared_curves
+    assert len(compared) == 3
+    for curves, (frame, _) in zip(compared, shown, strict=True):
+        np.testing.assert_allclose(
+            curves[0].getOriginalDataset()[1], frame.trace.outputs[0][:, 0], rtol=1e-6
+        )
+    assert len({curves[0].opts["pen"].color().name() for curves in compared}) == 3
+    legend = [label.text for _, label in views.sequence_plot.output_legend.items]
+    assert legend[-3:] == ["RNN", "LSTM", "GRU"]
 
     views.set_cursor(5)
     views.setFocus()
@@ -171,3 +181,25 @@ def test_closing_mid_training_leaves_no_trainer(qtbot):
     qtbot.waitUntil(lambda: win.comparison.step >= 1, timeout=TIMEOUT_MS)
     assert win.controller.state == "running"
     _close(win)
+
+
+def test_ctrl_q_in_the_compare_window_closes_every_window(qtbot):
+    """Quit is Ctrl+Q wherever the user is: the compare window and the window behind it
+    close (the app then ends), and the lockstep trainer is stopped."""
+    from PySide6 import QtGui, QtWidgets
+
+    behind = QtWidgets.QMainWindow()
+    qtbot.addWidget(behind)
+    behind.show()
+    win = CompareWindow(SETTINGS)
+    qtbot.addWidget(win)
+    win.show()
+    win.train()
+    qtbot.waitUntil(lambda: win.comparison.step >= 1, timeout=TIMEOUT_MS)
+    quit_action = next(
+        a for a in win.findChildren(QtGui.QAction) if a.shortcut().toString() == "Ctrl+Q"
+    )
+    quit_action.trigger()
+    assert not win.isVisible() and not behind.isVisible()
+    assert win.controller.wait_stopped(30)
+    assert multiprocessing.active_children() == []
