@@ -7,7 +7,9 @@ time cursor crossing the sequence) as an animation — drawn by Qt off screen
 
 Files in ``DIR``: ``{view}_step{N}.png|svg`` (``dashboard_step{N}.png`` always PNG),
 ``history.gif|mp4`` or ``sweep_step{N}.gif|mp4``. Each is written atomically; Ctrl+C stops
-between files (and inside an animation) and leaves no partial file.
+between files (and inside an animation) and leaves no partial file. A write that fails (no
+permission, a full disk) stops there: one line names the file and the reason, the files written
+before stay (and are listed), and the exit status is 1.
 
 Qt is imported only here, and only after the folder has been checked: ``train`` and
 ``horizon`` never need it, and where PySide6 or pyqtgraph is missing this command says so in
@@ -17,6 +19,7 @@ one line and exits 2. Bad input (no such folder, a view or step that is not ther
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -25,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 EXIT_NO_QT = 2
+EXIT_WRITE_FAILED = 1
 EXIT_INTERRUPTED = 130
 NO_QT = (
     "export needs Qt to draw: PySide6 and pyqtgraph are not installed here "
@@ -98,7 +102,7 @@ def run_export(
 
     from playground import interrupts
     from playground.animation import CursorSweep, DashboardRenderer, HistoryFrames
-    from widgets.figure_export import FigureInfo
+    from widgets.figure_export import ExportError, FigureInfo
 
     info = FigureInfo(**_figure_facts(contents))
     recorded = contents.frames
@@ -114,62 +118,79 @@ def run_export(
             f"argument --out: {out} cannot be made: {error.strerror or error}"
         ) from None
 
-    losses = loss_curves(contents)
-    renderer = DashboardRenderer(size or DASHBOARD_SIZE, losses)
-    written: list[Path] = []
-    try:
-        if index is not None:
-            frame_step = recorded[index][0].step
-            still = HistoryFrames(
-                recorded, info, steps=(frame_step, frame_step), layer=layer, input_names=names
-            )[0]
-            unit = contents.view.get("unit")
-            saved = isinstance(unit, int) and unit >= 0  # the unit the user had picked
-            board = renderer.dashboard
-            board.select_unit(unit if saved else 0)
-            rgb = renderer.render(still)
-            for name in wanted:
-                if interrupts.requested():
-                    break
-                if not saved:  # unit 0 fills the unit plot; it is no pick to mark in heatmaps
-                    board.select_unit(0 if name == "unit" else None)
-                written.append(
-                    _export_view(name, board, rgb, still.title, out, frame_step, format, size, dpi)
-                )
-        elif wanted and wanted != ["loss"]:
-            raise ValueError(
-                f"argument RUN_DIR: {contents.path / 'frames.npz'} is missing: the run recorded "
-                "no probe frames, so only --views loss can be drawn"
-            )
-        elif wanted:
-            steps_done = contents.metrics.step
-            renderer.show_losses(int(steps_done[-1]) if len(steps_done) else None)
-            written.append(
-                _export_view(
-                    "loss", renderer.dashboard, None, info.title(), out, None, format, size, dpi
-                )
-            )
-        if animate is not None and not interrupts.requested():
-            if not recorded:
+    with _quiet_platform_warnings():  # no Qt noise around the one-line messages
+        losses = loss_curves(contents)
+        renderer = DashboardRenderer(size or DASHBOARD_SIZE, losses)
+        written: list[Path] = []
+        failed: ExportError | None = None
+        try:
+            if index is not None:
+                frame_step = recorded[index][0].step
+                still = HistoryFrames(
+                    recorded, info, steps=(frame_step, frame_step), layer=layer, input_names=names
+                )[0]
+                unit = contents.view.get("unit")
+                saved = isinstance(unit, int) and unit >= 0  # the unit the user had picked
+                board = renderer.dashboard
+                board.select_unit(unit if saved else 0)
+                rgb = renderer.render(still)
+                for name in wanted:
+                    if interrupts.requested():
+                        break
+                    if not saved:  # unit 0 fills the unit plot; it is no pick to mark in heatmaps
+                        board.select_unit(0 if name == "unit" else None)
+                    written.append(
+                        _export_view(
+                            name, board, rgb, still.title, out, frame_step, format, size, dpi
+                        )
+                    )
+            elif wanted and wanted != ["loss"]:
                 raise ValueError(
-                    f"argument --animate: {contents.path / 'frames.npz'} is missing: "
-                    "the run recorded no probe frames to animate"
+                    f"argument RUN_DIR: {contents.path / 'frames.npz'} is missing: the run recorded "
+                    "no probe frames, so only --views loss can be drawn"
                 )
-            if sweep:
-                frames = CursorSweep(recorded[index], info, layer=layer, input_names=names)
-                target = out / f"sweep_step{recorded[index][0].step}.{animate}"
-            else:
-                frames = HistoryFrames(
-                    recorded, info, steps=steps, count=max_frames, layer=layer, input_names=names
+            elif wanted:
+                steps_done = contents.metrics.step
+                renderer.show_losses(int(steps_done[-1]) if len(steps_done) else None)
+                written.append(
+                    _export_view(
+                        "loss", renderer.dashboard, None, info.title(), out, None, format, size, dpi
+                    )
                 )
-                target = out / f"history.{animate}"
-            path = _animate(frames, target, renderer, size or DASHBOARD_SIZE, fps, animate, losses)
-            if path is not None:
-                written.append(path)
-    finally:
-        renderer.close()
+            if animate is not None and not interrupts.requested():
+                if not recorded:
+                    raise ValueError(
+                        f"argument --animate: {contents.path / 'frames.npz'} is missing: "
+                        "the run recorded no probe frames to animate"
+                    )
+                if sweep:
+                    frames = CursorSweep(recorded[index], info, layer=layer, input_names=names)
+                    target = out / f"sweep_step{recorded[index][0].step}.{animate}"
+                else:
+                    frames = HistoryFrames(
+                        recorded,
+                        info,
+                        steps=steps,
+                        count=max_frames,
+                        layer=layer,
+                        input_names=names,
+                    )
+                    target = out / f"history.{animate}"
+                path = _animate(
+                    frames, target, renderer, size or DASHBOARD_SIZE, fps, animate, losses
+                )
+                if path is not None:
+                    written.append(path)
+        except ExportError as error:  # names the file and the reason; nothing half-written is left
+            failed = error
+        finally:
+            renderer.close()
     for path in written:
         print(path, file=stream, flush=True)
+    if failed is not None:
+        kept = f"; the {len(written)} file(s) written before are intact" if written else ""
+        _fail(f"{failed.strerror or failed}{kept}")
+        return EXIT_WRITE_FAILED
     if interrupts.requested():
         _fail(f"interrupted; {len(written)} file(s) written to {out}, none half-written")
         return interrupts.exit_code(EXIT_INTERRUPTED)
@@ -320,6 +341,32 @@ def _qt_app():
     import widgets  # noqa: F401  (pyqtgraph's row-major image order, as in the app)
 
     return QtWidgets.QApplication.instance() or QtWidgets.QApplication(["seq-playground"])
+
+
+#: What Qt's off-screen platform says on every figure shown off screen: noise, not a problem.
+PLATFORM_NOISE = ("This plugin does not support propagateSizeHints()",)
+
+
+@contextlib.contextmanager
+def _quiet_platform_warnings():
+    """Drop :data:`PLATFORM_NOISE` while drawing; every other Qt message goes where it went."""
+    from PySide6 import QtCore
+
+    previous = None
+
+    def handler(kind, context, message) -> None:
+        if message in PLATFORM_NOISE:
+            return
+        if previous is not None:
+            previous(kind, context, message)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+    previous = QtCore.qInstallMessageHandler(handler)
+    try:
+        yield
+    finally:
+        QtCore.qInstallMessageHandler(previous)
 
 
 def _qimage(rgb: np.ndarray):

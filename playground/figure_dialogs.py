@@ -1,7 +1,8 @@
 """The app's side of the figure exports: file dialogs, a progress dialog, messages.
 
-The main window calls these from its menus and from the views' context menus
-(:func:`connect_view_exports`); each takes the window and, for tests and scripts, an explicit
+The main window calls these from its menus (File ▸ Export ▸ View: :func:`add_view_export_menu`)
+and from the views' context menus (:func:`connect_view_exports`); both reach the same
+:func:`export_view`, and both grey a view out while it has nothing to draw. Each takes the window and, for tests and scripts, an explicit
 ``path`` that skips the file dialog. Failures go to ``window.show_error`` and return False or
 None: nothing here raises at the user. The window is expected to have ``dashboard``,
 ``experiment`` (``playground.experiment.Experiment``), ``show_error`` and ``statusBar``.
@@ -26,6 +27,7 @@ from playground.animation_job import AnimationJob
 from playground.trace_csv import save_trace_csv, save_view_csv
 from playground.video_writers import MP4_MISSING, mp4_available
 from widgets.figure_export import FigureInfo, add_export_actions, export_png, export_svg
+from widgets.view_data import view_table
 
 FILTERS = {
     "png": "PNG image (*.png)",
@@ -36,6 +38,17 @@ FILTERS = {
 }
 #: PNGs of single views default to twice their size on screen at 192 dpi: crisp on a slide.
 VIEW_PNG_DPI = 192.0
+#: Entries of a view's submenu under File ▸ Export ▸ View.
+VIEW_EXPORT_ENTRIES = {"png": "PNG…", "svg": "SVG…", "csv": "Data as CSV…"}
+#: How File ▸ Export ▸ View names the views whose plot title would not do.
+VIEW_LABELS = {
+    "sequence": "Sequence",
+    "hidden": "Hidden state",
+    "cell": "Cell state",
+    "loss": "Loss",
+    "gradient": "Gradient flow",
+    "unit": "Selected unit",
+}
 
 
 def figure_info(experiment, step: int | None = None) -> FigureInfo:
@@ -137,6 +150,15 @@ def export_view(window, view, name: str, kind: str, path=None, *, size=None, dpi
     return True
 
 
+def view_has_data(view) -> bool:
+    """Whether ``view`` draws anything yet (what its CSV would hold): the menus grey out the
+    exports of a view that does not."""
+    try:
+        return any(len(column) for column in view_table(view).values())
+    except (ValueError, RuntimeError):
+        return False
+
+
 def connect_view_exports(window) -> None:
     """Put "Export PNG…/SVG…/data as CSV…" on every view's context menu (again after an
     engine change made new heatmaps: views that have the entries are left alone)."""
@@ -145,7 +167,54 @@ def connect_view_exports(window) -> None:
     for name, view in views.items():
         if getattr(view, "_export_actions", None):
             continue
-        add_export_actions(view, lambda kind, v=view, n=name: export_view(window, v, n, kind))
+        add_export_actions(
+            view,
+            lambda kind, v=view, n=name: export_view(window, v, n, kind),
+            enabled=lambda v=view: view_has_data(v),
+        )
+
+
+def view_label(name: str, view) -> str:
+    """``"Forget gate"``, ``"Hidden state"``: a view as File ▸ Export ▸ View lists it."""
+    title = getattr(getattr(getattr(view, "plot_item", None), "titleLabel", None), "text", "")
+    label = VIEW_LABELS.get(name) or title or name
+    return label[:1].upper() + label[1:]
+
+
+def add_view_export_menu(window, parent: QtWidgets.QMenu) -> QtWidgets.QMenu:
+    """File ▸ Export ▸ View: a submenu per view on the dashboard (PNG…, SVG…, Data as CSV…),
+    the same exports as its context menu. It follows the engine's heatmaps and greys out a view
+    with nothing to draw each time it opens."""
+    menu = parent.addMenu("&View")
+    menu.aboutToShow.connect(lambda: refresh_view_export_menu(window, menu))
+    refresh_view_export_menu(window, menu)
+    return menu
+
+
+def refresh_view_export_menu(window, menu: QtWidgets.QMenu) -> dict[str, QtWidgets.QMenu]:
+    """Bring File ▸ Export ▸ View up to date with the dashboard; returns its submenus by view
+    name (kept while the views stay the same)."""
+    views = window.dashboard.views()
+    key = tuple((name, id(view)) for name, view in views.items())
+    submenus: dict[str, QtWidgets.QMenu] = getattr(menu, "view_menus", {})
+    if getattr(menu, "views_key", None) != key:
+        for old in submenus.values():
+            old.deleteLater()
+        menu.clear()
+        submenus = {}
+        for name, view in views.items():
+            submenu = menu.addMenu(view_label(name, view))
+            for kind, text in VIEW_EXPORT_ENTRIES.items():
+                action = submenu.addAction(text)
+                action.setData(kind)
+                action.triggered.connect(
+                    lambda _=False, v=view, n=name, k=kind: export_view(window, v, n, k)
+                )
+            submenus[name] = submenu
+        menu.view_menus, menu.views_key = submenus, key
+    for name, submenu in submenus.items():
+        submenu.setEnabled(view_has_data(views[name]))
+    return submenus
 
 
 def export_trace_csv(window, path=None) -> bool:

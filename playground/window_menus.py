@@ -30,6 +30,8 @@ class WindowMenus:
     load_weights_action: QtGui.QAction
     view_menu: QtWidgets.QMenu | None = None
     training_menu: QtWidgets.QMenu | None = None
+    #: File ▸ Export ▸ View: one submenu per dashboard view (``figure_dialogs``).
+    export_views_menu: QtWidgets.QMenu | None = None
 
     def refresh_recent(self, window) -> None:
         from playground.experiment_files import open_experiment
@@ -104,6 +106,7 @@ def build_menus(window) -> WindowMenus:
     from playground import figure_dialogs as fd
 
     export_menu = file_menu.addMenu("&Export")
+    export_views = fd.add_view_export_menu(window, export_menu)
     export_menu.addAction(export_dashboard)
     export_menu.addAction(export_trace)
     export_trace_csv = _action(window, "Trace as &CSV…", None)
@@ -116,8 +119,6 @@ def build_menus(window) -> WindowMenus:
     export_sweep.triggered.connect(lambda: fd.start_animation(window, kind="gif", sweep=True))
     for action in (export_trace_csv, export_gif, export_mp4, export_sweep):
         export_menu.addAction(action)
-    views_note = export_menu.addAction("Single views: right-click a view ▸ Export PNG/SVG/CSV")
-    views_note.setEnabled(False)
     file_menu.addSeparator()
     file_menu.addAction(quit_action)
 
@@ -173,6 +174,7 @@ def build_menus(window) -> WindowMenus:
         load_weights,
         view_menu,
         train_menu,
+        export_views,
     )
     menus.refresh_recent(window)
     return menus

@@ -321,13 +321,16 @@ def add_export_actions(
     view: pg.GraphicsView,
     callback: Callable[[str], None],
     formats=("png", "svg", "csv"),
+    enabled: Callable[[], bool] | None = None,
 ) -> list[QtGui.QAction]:
     """Offer "Export PNG…", "Export SVG…" (and "Export data as CSV…") on ``view``'s right-click
     menu; choosing one calls ``callback(format)``. Returns the actions.
 
     Views with a pyqtgraph menu get the entries at its end, in place of pyqtgraph's own
     "Export..." (whose dialog writes the plot without title or atomic write). Views whose plots
-    have no menu (the heatmaps) get a small menu of their own on right-click.
+    have no menu (the heatmaps) get a small menu of their own on right-click. ``enabled``, asked
+    each time the menu opens, greys the entries out while it is false (a view with nothing to
+    draw yet).
     """
     unknown = [f for f in formats if f not in EXPORT_ACTIONS]
     if unknown:
@@ -339,6 +342,20 @@ def add_export_actions(
         action.triggered.connect(lambda _=False, k=kind: callback(k))
         actions.append(action)
     scene.contextMenu = list(actions)  # pyqtgraph appends these to every item's menu
+
+    def refresh() -> None:
+        on = True if enabled is None else bool(enabled())
+        for action in actions:
+            action.setEnabled(on)
+
+    if enabled is not None:  # pyqtgraph asks the scene for its entries as a menu opens
+        scene_menus = scene.getContextMenus
+
+        def context_menus(event):
+            refresh()
+            return scene_menus(event)
+
+        scene.getContextMenus = context_menus
     plots = [item for item, *_ in layout_cells(view) if isinstance(item, pg.PlotItem)]
     if not any(plot.menuEnabled() for plot in plots if not isinstance(plot, pg.ColorBarItem)):
         menu = QtWidgets.QMenu(view)
@@ -348,6 +365,7 @@ def add_export_actions(
         def on_click(event) -> None:
             if event.button() == QtCore.Qt.MouseButton.RightButton:
                 event.accept()
+                refresh()
                 menu.popup(event.screenPos().toPoint())
 
         scene.sigMouseClicked.connect(on_click)

@@ -3,6 +3,7 @@ off screen; clear errors for a bad view, step or folder; one line and exit 2 wit
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -104,3 +105,99 @@ def test_without_qt_it_says_so_and_exits_2(run_dir, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "needs Qt" in lines[0]
     assert not (tmp_path / "f").exists()
+
+
+def _refuse_writes(monkeypatch, folder, code, at="mkstemp", only=""):
+    """Writes into ``folder`` (of files whose name starts with ``only``) fail with ``code``:
+    at the temporary file, as in a read-only folder for a user who is not root, or at the
+    rename, as on a disk that filled up meanwhile."""
+    from widgets import export_files
+
+    if at == "mkstemp":
+        real_mkstemp = export_files.tempfile.mkstemp
+
+        def mkstemp(*args, dir=None, prefix=None, **kwargs):
+            if dir is not None and Path(dir) == folder and prefix.startswith(f".{only}"):
+                raise PermissionError(code, os.strerror(code))
+            return real_mkstemp(*args, dir=dir, prefix=prefix, **kwargs)
+
+        monkeypatch.setattr(export_files.tempfile, "mkstemp", mkstemp)
+    else:
+        real_replace = export_files.os.replace
+
+        def replace(source, target):
+            target = Path(target)
+            if target.parent == folder and target.name.startswith(only):
+                raise OSError(code, os.strerror(code))
+            return real_replace(source, target)
+
+        monkeypatch.setattr(export_files.os, "replace", replace)
+
+
+@pytest.mark.parametrize(
+    ("at", "code", "reason"),
+    [("mkstemp", errno.EACCES, "no permission"), ("replace", errno.ENOSPC, "the disk is full")],
+)
+def test_an_unwritable_out_folder_is_one_line_and_exit_1(
+    run_dir, tmp_path, capsys, monkeypatch, at, code, reason
+):
+    out = tmp_path / "locked"
+    out.mkdir()
+    _refuse_writes(monkeypatch, out, code, at)
+    step = recorded_steps(run_dir)[-1]
+    assert main(["export", str(run_dir), "--out", str(out), "--views", "hidden,loss"]) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert str(out / f"hidden_step{step}.png") in lines[0] and reason in lines[0]
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert list(out.iterdir()) == []  # no file, no temporary file
+
+
+def test_a_write_that_fails_midway_keeps_the_files_before(run_dir, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "figures"
+    out.mkdir()
+    _refuse_writes(monkeypatch, out, errno.ENOSPC, at="replace", only="loss")
+    step = recorded_steps(run_dir)[-1]
+    code = main(["export", str(run_dir), "--out", str(out), "--views", "hidden,loss,unit"])
+    assert code == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and f"loss_step{step}.png" in lines[0]
+    assert "disk is full" in lines[0] and "1 file(s) written before are intact" in lines[0]
+    assert [Path(p).name for p in captured.out.split()] == [f"hidden_step{step}.png"]
+    assert [p.name for p in out.iterdir()] == [f"hidden_step{step}.png"]  # it stopped there
+    assert not QtGui.QImage(str(out / f"hidden_step{step}.png")).isNull()
+
+
+def test_a_read_only_out_folder_as_a_real_command(run_dir, tmp_path):
+    """The installed command end to end, in its own process: a folder that refuses the
+    temporary file (as a read-only one does for a user who is not root) gives one line and
+    exit 1, never a traceback."""
+    out = tmp_path / "locked"
+    out.mkdir()
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(
+        "import errno, os, tempfile\n"
+        "_real = tempfile.mkstemp\n"
+        "def _mkstemp(*args, dir=None, **kwargs):\n"
+        "    if dir is not None and os.path.abspath(dir) == os.environ['LOCKED_FOLDER']:\n"
+        "        raise PermissionError(errno.EACCES, 'Permission denied')\n"
+        "    return _real(*args, dir=dir, **kwargs)\n"
+        "tempfile.mkstemp = _mkstemp\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(hooks), str(ROOT)]),
+        "LOCKED_FOLDER": str(out.resolve()),
+    }
+    command = [sys.executable, "-m", "playground", "export", str(run_dir), "--out", str(out)]
+    result = subprocess.run(
+        [*command, "--views", "forget"], capture_output=True, text=True, env=env, timeout=180
+    )
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert "forget_step" in lines[0] and "no permission" in lines[0]
+    assert list(out.iterdir()) == []

@@ -193,6 +193,40 @@ def test_export_into_a_read_only_folder_gives_a_clear_error(dashboard, tmp_path)
         folder.chmod(0o700)
 
 
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        (errno.EACCES, "no permission to write there"),
+        (errno.EROFS, "read-only file system"),
+        (errno.ENOSPC, "the disk is full"),
+    ],
+)
+def test_a_folder_that_refuses_the_temporary_file_gives_a_clear_error(
+    dashboard, tmp_path, monkeypatch, code, reason
+):
+    """What a read-only folder does for a user who is not root (this test runs as root too):
+    the temporary file cannot be made."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    real = export_files.tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and os.path.samefile(dir, folder):
+            raise PermissionError(code, os.strerror(code))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(export_files.tempfile, "mkstemp", mkstemp)
+    for export, name in ((export_png, "h.png"), (export_svg, "h.svg")):
+        with pytest.raises(ExportError) as caught:
+            export(dashboard.views()["hidden"], folder / name, TITLE, size=(200, 200))
+        message = str(caught.value.strerror)
+        assert message.startswith(f"cannot write {folder / name}: ") and reason in message
+        assert caught.value.errno == code
+    with pytest.raises(ExportError, match=f"dashboard.png: .*{reason}"):
+        export_widget_png(dashboard, folder / "dashboard.png", TITLE)
+    assert list(folder.iterdir()) == []
+
+
 @pytest.mark.parametrize("size", [(0, 100), (100000, 10), (12.5, 40), "big"])
 def test_impossible_sizes_are_refused_by_name(dashboard, tmp_path, size):
     with pytest.raises(ValueError, match="size"):
@@ -217,7 +251,8 @@ def test_heatmaps_without_a_plot_menu_get_their_own(qtbot, qt_helpers):
     qtbot.addWidget(view)
     view.set_data(np.random.default_rng(0).random((4, 10)))
     qt_helpers.settle(qtbot, view)
-    add_export_actions(view, lambda kind: None, formats=("png", "svg"))
+    # nothing to draw (as ``enabled`` says): the entries are there, greyed out
+    add_export_actions(view, lambda kind: None, formats=("png", "svg"), enabled=lambda: False)
     point = view.mapFromScene(view.scene_pos_of(1, 5))
     right = QtCore.Qt.MouseButton.RightButton
     for kind, buttons in (
@@ -236,6 +271,7 @@ def test_heatmaps_without_a_plot_menu_get_their_own(qtbot, qt_helpers):
     menu = view._export_menu
     qtbot.waitUntil(menu.isVisible)
     assert [a.text() for a in menu.actions()] == ["Export PNG…", "Export SVG…"]
+    assert not any(a.isEnabled() for a in menu.actions())
     menu.hide()
 
 
