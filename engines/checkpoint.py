@@ -6,8 +6,9 @@ users already have. A ``.pt`` file is a pickle, and a pickle from a stranger can
 it is read, so it is loaded with ``torch.load(..., weights_only=True)`` only, which refuses
 anything but tensors and plain containers.
 
-Writes are atomic: a temporary file in the same folder, then ``os.replace``, so a crash never
-leaves half a file where a good one was. Every problem reading a file becomes a
+Writes are atomic: the weights and their sidecar are each written whole to a temporary file in
+the same folder, and only then renamed into place (``engines.atomic_files``), so a crash or a
+full disk never leaves half a file, and a failed write leaves the previous pair as it was. Every problem reading a file becomes a
 ``WeightsFileError`` whose message names the file and the problem.
 """
 
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from engines.atomic_files import atomic_write_bytes
+from engines.atomic_files import atomic_write_files
 from engines.config import EngineConfig
 from engines.engine import RecurrentEngine, build_engine
 from engines.plain_weights import PlainStateError, check_nonlinearity, from_plain_state
@@ -63,9 +64,10 @@ def weights_path(path: os.PathLike | str) -> Path:
 
 
 # --- writing ---------------------------------------------------------------------------------
-def save_weights(engine: RecurrentEngine, path: os.PathLike | str) -> Path:
-    """Save ``engine``'s weights by ``path``'s suffix (``.safetensors`` when it has none)
-    and its config in the JSON sidecar. Returns the weights file's path."""
+def weights_files(engine: RecurrentEngine, path: os.PathLike | str) -> dict[Path, bytes]:
+    """What ``save_weights`` writes, in memory: ``{sidecar: its JSON, weights file: its
+    bytes}`` (the sidecar first: the order the pair is renamed into place). For writers that
+    add files of their own to the same atomic write (``atomic_write_files``)."""
     path = weights_path(path)
     state = {
         name: tensor.detach().to("cpu").contiguous().clone()
@@ -86,11 +88,22 @@ def save_weights(engine: RecurrentEngine, path: os.PathLike | str) -> Path:
         "engine": engine.config.to_dict(),
         "torch": torch.__version__,
     }
+    return {
+        sidecar_path(path): (json.dumps(sidecar, indent=2, sort_keys=True) + "\n").encode(),
+        path: data,
+    }
+
+
+def save_weights(engine: RecurrentEngine, path: os.PathLike | str) -> Path:
+    """Save ``engine``'s weights by ``path``'s suffix (``.safetensors`` when it has none)
+    and its config in the JSON sidecar, as one write: both are written whole before either
+    replaces anything, so a failure (a full disk at the sidecar) leaves the previous pair as
+    it was, or nothing where there was none, and weights never stand without their sidecar.
+    An OSError names the file that could not be written. Returns the weights file's path."""
+    path = weights_path(path)
+    files = weights_files(engine, path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, data)
-    atomic_write_bytes(
-        sidecar_path(path), (json.dumps(sidecar, indent=2, sort_keys=True) + "\n").encode()
-    )
+    atomic_write_files(files.items())
     return path
 
 

@@ -139,6 +139,7 @@ class Snapshot:
     elapsed: float = 0.0  # seconds spent training (pauses excluded)
     probe: ProbeFrame | None = None
     message: str = ""
+    out_of_memory: bool = False  # an "error" that is running out of memory, not divergence
 
     @property
     def trained(self) -> bool:
@@ -230,8 +231,16 @@ class Trainer:
             isinstance(weights_seed, bool) or not isinstance(weights_seed, int) or weights_seed < 0
         ):
             raise ValueError(f"weights_seed must be a non-negative integer, got {weights_seed!r}")
-        engine = build_engine(engine_config, device=device, seed=weights_seed)
-        return cls(engine, task, config, probe_batch)
+        try:
+            engine = build_engine(engine_config, device=device, seed=weights_seed)
+            return cls(engine, task, config, probe_batch)
+        except RuntimeError as error:  # torch.cuda.OutOfMemoryError is one too
+            if not is_out_of_memory(error) or isinstance(error, OutOfMemoryAdvice):
+                raise
+            torch.cuda.empty_cache()
+            raise OutOfMemoryAdvice(
+                out_of_memory_advice(device, config.batch_size, "building the run")
+            ) from error
 
     @property
     def lr(self) -> float:
@@ -457,20 +466,47 @@ _CPU_OUT_OF_MEMORY = (
 )
 
 
+class OutOfMemoryAdvice(RuntimeError):
+    """Running out of memory (CUDA or CPU) where no run is there to end with an "error"
+    snapshot (``Trainer.create``): ``str(error)`` is the advice for the user, without the
+    allocator's text (which stays on ``__cause__``)."""
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """Whether ``error`` is an allocation failure (CUDA or CPU), not any other RuntimeError."""
-    return isinstance(error, torch.cuda.OutOfMemoryError) or (
+    return isinstance(error, torch.cuda.OutOfMemoryError | OutOfMemoryAdvice) or (
         isinstance(error, RuntimeError) and any(m in str(error) for m in _CPU_OUT_OF_MEMORY)
     )
 
 
-def out_of_memory_message(trainer: Trainer) -> str:
-    torch.cuda.empty_cache()
-    elsewhere = ", or train on the CPU" if trainer.device.type == "cuda" else ""
+def out_of_memory_advice(
+    device: str | torch.device | None = None,
+    batch_size: int | None = None,
+    when: str = "",
+) -> str:
+    """What to tell the user when ``device`` ran out of memory ``when`` ("at step 12",
+    "building the run"): a smaller batch (``batch_size`` is the one now), hidden size or
+    sequence, and on CUDA the CPU. Any of the three may be unknown (None, "")."""
+    try:
+        kind = torch.device(device).type if device is not None else None
+    except (RuntimeError, TypeError):
+        kind = None
+    subject = f"{device} ran" if device is not None else "Ran"
+    batch = f"a smaller batch (now {batch_size})" if batch_size is not None else "a smaller batch"
+    elsewhere = ", or train on the CPU" if kind == "cuda" else ""
     return (
-        f"{trainer.device} ran out of memory at step {trainer.step + 1}. Try a smaller batch "
-        f"(now {trainer.config.batch_size}), a smaller hidden size or a shorter sequence"
-        f"{elsewhere}."
+        f"{subject} out of memory{' ' + when if when else ''}. Try {batch}, a smaller hidden "
+        f"size or a shorter sequence{elsewhere}."
+    )
+
+
+def out_of_memory_message(trainer: Trainer, when: str | None = None) -> str:
+    """The advice for ``trainer``'s run (``when`` defaults to the step being trained)."""
+    torch.cuda.empty_cache()
+    return out_of_memory_advice(
+        trainer.device,
+        trainer.config.batch_size,
+        f"at step {trainer.step + 1}" if when is None else when,
     )
 
 
@@ -495,9 +531,59 @@ def run_training(
     ``analysis_schedule`` is due, or with every probe where there is none.
     While paused, each ``send`` applies its command and yields without training (a
     ``Step(n)`` trains n steps and stays paused). A diverging loss yields an "error"
-    snapshot whose message says what to try, and ends the run. ``steps`` ends it as
-    "finished" with a final evaluation and probe; ``Stop`` as "stopped".
+    snapshot whose message says what to try, and ends the run; so does running out of memory
+    (CUDA or CPU), in a training step, an evaluation or a probe (the step-0 one included).
+    ``steps`` ends it as "finished" with a final evaluation and probe; ``Stop`` as "stopped".
     """
+    run = _run_training(
+        trainer,
+        steps,
+        start_paused=start_paused,
+        schedule=schedule,
+        gradient_schedule=gradient_schedule,
+        clock=clock,
+        analysis_schedule=analysis_schedule,
+    )
+    # Delegated by hand rather than ``yield from``: an evaluation or a probe that runs out of
+    # memory ends the run with advice, as a training step does, with the time trained so far.
+    elapsed = 0.0
+    try:
+        snap = next(run)
+        while True:
+            elapsed = snap.elapsed
+            command = yield snap
+            snap = run.send(command)
+    except StopIteration:
+        return
+    except RuntimeError as error:  # torch.cuda.OutOfMemoryError is one too
+        if not is_out_of_memory(error):
+            raise
+        yield Snapshot(
+            step=trainer.step,
+            state="error",
+            lr=trainer.lr,
+            clip=trainer.clip,
+            elapsed=elapsed,
+            message=out_of_memory_message(
+                trainer, f"evaluating or probing the network at step {trainer.step}"
+            ),
+            out_of_memory=True,
+        )
+    finally:
+        run.close()
+
+
+def _run_training(
+    trainer: Trainer,
+    steps: int | None,
+    *,
+    start_paused: bool,
+    schedule: ProbeSchedule | None,
+    gradient_schedule: ProbeSchedule | None,
+    clock,
+    analysis_schedule: ProbeSchedule | None,
+) -> Generator[Snapshot, Command | None, None]:
+    """``run_training`` but for running out of memory outside a training step."""
     eval_every = trainer.config.eval_every
     state = "paused" if start_paused else "running"
     elapsed = 0.0
@@ -603,7 +689,9 @@ def run_training(
         except RuntimeError as error:  # torch.cuda.OutOfMemoryError is one too
             if not is_out_of_memory(error):
                 raise
-            yield snapshot("error", message=out_of_memory_message(trainer))
+            yield replace(
+                snapshot("error", message=out_of_memory_message(trainer)), out_of_memory=True
+            )
             return
         elapsed += clock() - start
         done = steps is not None and trainer.step >= steps

@@ -7,7 +7,8 @@ What a killed, interrupted or disk-full run leaves must still be a run folder th
 - every file is written whole to a temporary file beside it and renamed over the old one
   (``engines.atomic_files``): never half a file, and a failed write leaves the old one intact;
 - the weights, their sidecar and the training state are one checkpoint: all three are written
-  to a hidden staging folder first, then renamed into place, sidecar first. A full disk
+  whole to hidden temporary files first, then renamed into place, sidecar first
+  (``engines.atomic_files.atomic_write_files``, which ``save_weights`` uses too). A full disk
   fails while staging, before anything is replaced, so weights never stand without their
   sidecar, and the training state carries the SHA-256 of the weights it belongs to;
 - ``metrics.csv`` always reaches at least the checkpoint's step: it is written before every
@@ -23,7 +24,6 @@ import contextlib
 import hashlib
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -118,30 +118,31 @@ def weights_digest(path: Path) -> str:
 
 def write_checkpoint(folder: Path, engine, training_state: dict | None) -> str:
     """weights.safetensors + weights.json (+ training_state.pt) as one checkpoint; returns the
-    SHA-256 of the weights file. Nothing in ``folder`` changes unless all of it was written."""
-    from engines.checkpoint import save_weights
+    SHA-256 of the weights file. Nothing in ``folder`` changes unless all of it was written
+    (``engines.atomic_files.atomic_write_files``: staged beside, then renamed, sidecar
+    first)."""
+    import io
+
+    import torch
+
+    from engines.atomic_files import atomic_write_files
+    from engines.checkpoint import weights_files
 
     weights = folder / rf.WEIGHTS
-    with writing(weights):
-        staging = Path(tempfile.mkdtemp(dir=folder, prefix=".checkpoint-"))
+    files = weights_files(engine, weights)
+    digest = hashlib.sha256(files[weights]).hexdigest()
+    if training_state is not None:
+        buffer = io.BytesIO()
+        torch.save({**training_state, "weights_sha256": digest}, buffer)
+        files[folder / rf.TRAINING_STATE] = buffer.getvalue()
     try:
-        with writing(weights):
-            save_weights(engine, staging / rf.WEIGHTS)
-            digest = weights_digest(staging / rf.WEIGHTS)
-        if training_state is not None:
-            state = {**training_state, "weights_sha256": digest}
-            with writing(folder / rf.TRAINING_STATE):
-                rf.write_training_state(staging, state)
-        with writing(weights):  # renames: no space needed, sidecar first
-            os.replace(staging / rf.WEIGHTS_SIDECAR, folder / rf.WEIGHTS_SIDECAR)
-            os.replace(staging / rf.WEIGHTS, weights)
-            if training_state is not None:
-                os.replace(staging / rf.TRAINING_STATE, folder / rf.TRAINING_STATE)
-            else:  # a state of other weights must not stay beside these
-                (folder / rf.TRAINING_STATE).unlink(missing_ok=True)
-            (folder / "weights.pt").unlink(missing_ok=True)  # an older save in the other format
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        atomic_write_files(files.items())
+    except OSError as error:
+        raise RunWriteError(error.filename or weights, error) from None
+    with writing(weights):
+        if training_state is None:  # a state of other weights must not stay beside these
+            (folder / rf.TRAINING_STATE).unlink(missing_ok=True)
+        (folder / "weights.pt").unlink(missing_ok=True)  # an older save in the other format
     return digest
 
 

@@ -10,7 +10,9 @@ folder a folder ``train --resume`` can continue at every moment.
   final step's frame is saved too;
 - Ctrl+C and SIGTERM (``playground.interrupts``) stop the loop between two steps; the folder
   is then written and the exit status is 130 or 143. A write that fails stops the run with
-  one line naming the file (exit 1); a diverging run exits 1 with the engine's advice.
+  one line naming the file (exit 1); a diverging run exits 1 with the engine's advice, and so
+  does running out of memory (building the run, a step, an evaluation or a probe), with the
+  advice to try a smaller batch, hidden size or sequence.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class StepSchedule:
 
 def run_train(plan, stream=None, checkpoint_interval: float = CHECKPOINT_INTERVAL) -> int:
     """Train ``plan`` (a ``TrainPlan`` with its folder prepared); the exit status: 0 finished,
-    1 diverged or a write failed, 130/143 interrupted by SIGINT/SIGTERM."""
+    1 diverged, out of memory or a write failed, 130/143 interrupted by SIGINT/SIGTERM."""
     stream = stream if stream is not None else sys.stderr
     try:
         with FolderLock(plan.out):
@@ -117,12 +119,16 @@ class _Run:
 
     # --- the loop -----------------------------------------------------------------------
     def run(self) -> int:
-        from engines.training import run_training
+        from engines.training import OutOfMemoryAdvice, run_training
         from playground.progress import make_progress
 
         plan, folder = self.plan, self.folder
         started = time.perf_counter()
-        trainer = self._trainer()  # a training state that does not fit: exit 2, nothing written
+        try:  # a training state that does not fit: exit 2, nothing written
+            trainer = self._trainer()
+        except OutOfMemoryAdvice as error:  # the model or its test set does not fit: exit 1
+            fail(str(error), self.stream)
+            return 1
         remove_stale_temporaries(folder)
         write_config(folder, plan.config)
         if plan.sequences:
@@ -154,7 +160,9 @@ class _Run:
             for snap in run:
                 last = snap
                 if snap.state == "error":
-                    status, message = "diverged", snap.message
+                    # Out of memory is no property of the run: "failed", --resume may retry.
+                    status = "failed" if snap.out_of_memory else "diverged"
+                    message = snap.message
                     break
                 if resumed_at is not None and snap.step == resumed_at and not snap.trained:
                     self._resumed_row(snap)
@@ -182,6 +190,9 @@ class _Run:
         failure = failure or error
         if failure is not None:
             fail(f"{failure}; the files written before are intact", self.stream)
+            return 1
+        if status == "failed":  # out of memory: the advice, and the folder keeps the rest
+            fail(message, self.stream)
             return 1
         if status == "diverged":
             fail(f"training diverged: {message}", self.stream)

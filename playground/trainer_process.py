@@ -30,7 +30,13 @@ import numpy as np
 
 from engines.commands import Pause, RequestProbe
 from engines.probe_schedule import analysis_schedule, display_schedules
-from engines.training import ProbeFrame, Snapshot
+from engines.training import (
+    OutOfMemoryAdvice,
+    ProbeFrame,
+    Snapshot,
+    is_out_of_memory,
+    out_of_memory_advice,
+)
 
 IDLE_POLL_S = 0.05
 ENDED_STATES = ("finished", "stopped", "error")
@@ -144,10 +150,24 @@ def run_child(conn, body) -> None:
     except Exception as error:  # noqa: BLE001 - everything must reach the app as a message
         detail = traceback.format_exc(limit=6)
         with contextlib.suppress(OSError, EOFError):
-            conn.send(("failed", f"{type(error).__name__}: {error}", detail))
+            conn.send(("failed", failure_message(error), detail))
     finally:
         with contextlib.suppress(OSError):
             conn.close()
+
+
+def failure_message(error: BaseException) -> str:
+    """What the app shows of a run that failed: running out of memory (building the run,
+    restoring it) as advice (smaller batch, hidden size or sequence), never the allocator's
+    text; anything else as its type and message."""
+    if isinstance(error, OutOfMemoryAdvice):
+        return str(error)
+    if is_out_of_memory(error):
+        import torch
+
+        device = "cuda" if isinstance(error, torch.cuda.OutOfMemoryError) else "cpu"
+        return out_of_memory_advice(device, None, "starting the run")
+    return f"{type(error).__name__}: {error}"
 
 
 def run_info(task, trainer) -> dict:
@@ -193,19 +213,20 @@ def _restore(trainer, resume) -> None:
 
 
 def _save_on_quit(trainer, folder) -> None:
-    """Write the weights and training state into ``folder`` (the app writes the rest)."""
+    """Write the weights, their sidecar and the training state into ``folder`` as one
+    checkpoint (``run_writer.write_checkpoint``: all staged, then renamed; a failure leaves
+    none of them). The app writes the rest."""
     from pathlib import Path
 
     import torch
 
-    from playground.run_folder import write_training_state, write_weights
+    from playground.run_writer import write_checkpoint
 
     if not all(bool(torch.isfinite(p).all()) for p in trainer.engine.parameters()):
         return  # a diverged run: its weights are no use to anyone
     with contextlib.suppress(OSError, ValueError, RuntimeError):
         if folder is not None and Path(folder).is_dir():
-            write_weights(Path(folder), trainer.engine)
-            write_training_state(Path(folder), trainer.training_state())
+            write_checkpoint(Path(folder), trainer.engine, trainer.training_state())
 
 
 class _Single:

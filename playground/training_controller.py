@@ -32,8 +32,15 @@ KILL_GRACE_S = 0.5  # ... and this long after SIGTERM before SIGKILL
 SILENT_AFTER_S = 4.0  # no word from a trainer that should be talking: "not answering"
 
 
-def reap(process, conn, grace: float = QUIT_GRACE_S) -> None:
-    """Join ``process``: wait ``grace`` seconds, then SIGTERM, then SIGKILL. Never raises."""
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
+def reap(process, conn, grace: float = QUIT_GRACE_S, gone: threading.Event | None = None) -> None:
+    """Join ``process``: wait ``grace`` seconds, then SIGTERM, then SIGKILL. Never raises.
+    ``gone`` is set at the end, when the process exited, or could not be waited for."""
     try:
         process.join(grace)
         if process.is_alive():
@@ -49,6 +56,8 @@ def reap(process, conn, grace: float = QUIT_GRACE_S) -> None:
         if conn is not None:
             with contextlib.suppress(OSError):
                 conn.close()
+        if gone is not None:
+            gone.set()
 
 
 class TrainingController(QObject):
@@ -74,6 +83,7 @@ class TrainingController(QObject):
         self._ids = itertools.count(1)
         self._pending: set[int] = set()
         self._reapers: list[threading.Thread] = []
+        self._gone = _set_event()  # set once the present trainer process is gone
         self._heard_at = time.monotonic()
         self._responsive = True
         self._timer = QTimer(self)
@@ -99,6 +109,12 @@ class TrainingController(QObject):
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
 
+    def process_gone(self) -> threading.Event:
+        """An event set once the present trainer process has exited (already set when there
+        is none): a thread waiting for what the trainer writes as it quits (``shutdown``'s
+        ``save_to``) waits on it, whoever stops the trainer, and never blocks the GUI."""
+        return self._gone
+
     # --- commands --------------------------------------------------------------------------
     def start(self, spec: RunSpec, autostart: bool = True, resume=None) -> None:
         """Start a new run (the old one, if any, is stopped first, off this thread).
@@ -114,6 +130,7 @@ class TrainingController(QObject):
         process.start()
         child_conn.close()
         self._process, self._conn = process, parent_conn
+        self._gone = threading.Event()
         self._awaiting_update = True  # the trainer sends its first update unasked
         self._heard_at = time.monotonic()
         self._set_responsive(True)
@@ -172,10 +189,15 @@ class TrainingController(QObject):
                 conn.send(("quit", None if save_to is None else str(save_to)))
         if process is not None:
             reaper = threading.Thread(
-                target=reap, args=(process, conn), name="seq-playground-reaper", daemon=False
+                target=reap,
+                args=(process, conn),
+                kwargs={"gone": self._gone},
+                name="seq-playground-reaper",
+                daemon=False,
             )
             reaper.start()
             self._reapers = [r for r in self._reapers if r.is_alive()] + [reaper]
+            self._gone = _set_event()  # the reaper sets the stopped process's own
         elif conn is not None:
             conn.close()
         self._set_responsive(True)

@@ -191,3 +191,69 @@ def test_malicious_pickle_does_not_run(tmp_path):
     sidecar_path(path).write_text(sidecar_path(tmp_path / "ref.pt").read_text())
     _expect(path, "refused to load", "not a plain state_dict")
     assert not target.exists()
+
+
+# --- the pair is written as one ----------------------------------------------------------------
+def _disk_full_at(monkeypatch, name: str) -> None:
+    """The disk fills up half way through writing the file ``name`` (its temporary file)."""
+    import errno
+    import os
+
+    from engines import atomic_files
+
+    real = atomic_files._write_synced
+
+    def write(path, data):
+        if Path(path).name.startswith(f".{name}."):
+            with open(path, "wb") as handle:
+                handle.write(data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, data)
+
+    monkeypatch.setattr(atomic_files, "_write_synced", write)
+
+
+@pytest.mark.parametrize("failing", ["w.json", "w.safetensors"])
+def test_a_failed_export_leaves_the_previous_pair_intact(tmp_path, monkeypatch, failing):
+    before = _engine("rnn", layers=1)
+    save_weights(before, tmp_path / "w.safetensors")
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    _disk_full_at(monkeypatch, failing)
+    with pytest.raises(OSError, match="No space left") as caught:
+        save_weights(_engine("gru"), tmp_path / "w.safetensors")
+    assert caught.value.filename == str(tmp_path / failing)  # names the file, not a temporary
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files  # no temporary left
+    assert load_weights(tmp_path / "w.safetensors").config == before.config
+
+
+@pytest.mark.parametrize("failing", ["w.json", "w.pt"])
+def test_a_failed_first_export_leaves_nothing(tmp_path, monkeypatch, failing):
+    _disk_full_at(monkeypatch, failing)
+    with pytest.raises(OSError, match="No space left"):
+        save_weights(_engine(), tmp_path / "w.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_rename_puts_the_previous_pair_back(tmp_path, monkeypatch):
+    """Renames need no space, but one may still fail (a file system gone read-only): the
+    sidecar already replaced gets its previous file back."""
+    import os
+
+    from engines import atomic_files
+
+    before = _engine("rnn", layers=1)
+    save_weights(before, tmp_path / "w.safetensors")
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    real = os.replace
+
+    def replace(source, target):
+        if Path(target).name == "w.safetensors":
+            raise OSError(30, "Read-only file system")
+        return real(source, target)
+
+    monkeypatch.setattr(atomic_files.os, "replace", replace)
+    with pytest.raises(OSError, match="Read-only"):
+        save_weights(_engine("gru"), tmp_path / "w.safetensors")
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files
+    assert load_weights(tmp_path / "w.safetensors").config == before.config

@@ -21,6 +21,7 @@ from safetensors.torch import load_file
 
 from playground.cli import main
 from playground.run_folder import open_run_folder
+from tests.playground.process_signals import handles
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--length", "8", "--hidden", "8", "--batch", "16", "--eval-every", "3", "--threads", "1"]
@@ -30,15 +31,6 @@ def _restore_sigint():
     # A process started in the background inherits SIGINT ignored (design notes, section 6):
     # the child gets the default back, as a program started in a terminal has it.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def _handles(pid: int, signum: int) -> bool:
-    """Whether the process has a handler for ``signum`` (Linux: /proc/PID/status SigCgt)."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("SigCgt:"):
-                return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
-    return False
 
 
 def _spawn(out: Path):
@@ -79,7 +71,7 @@ def test_a_signal_at_any_moment_leaves_a_folder_that_resumes(tmp_path):
                 assert process.poll() is None, output[key].decode()
                 # SIGTERM's handler tells that the entry point took the signals (Python itself
                 # catches SIGINT from its start; the two are installed together).
-                ready = _handles(process.pid, signal.SIGTERM)
+                ready = handles(process.pid, signal.SIGTERM)
                 if key[1] == "training":  # the step-0 line, then a few steps
                     if b"step 0/" in output[key]:
                         training_since.setdefault(key, time.monotonic())

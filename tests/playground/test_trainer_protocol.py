@@ -8,13 +8,14 @@ import multiprocessing
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from playground.experiment import Checkpoint
 from playground.run_spec import RunSpec, merged_settings
-from playground.trainer_process import trainer_main
+from playground.trainer_process import _save_on_quit, trainer_main
 from playground.training_controller import TrainingController
 
 TIMEOUT_MS = 60_000
@@ -149,3 +150,143 @@ def test_a_trainer_that_stops_answering_is_shown_as_such(qtbot, monkeypatch):
     assert told.args == [False] and not controller.is_responsive()
     controller.shutdown()
     assert controller.wait_stopped(15)
+
+
+# --- running out of memory -------------------------------------------------------------------
+ALLOCATOR = (
+    "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+    "you tried to allocate 68719476736 bytes. Error code 12 (Cannot allocate memory)"
+)
+
+
+def _allocator_error(*_args, **_kwargs):
+    raise RuntimeError(ALLOCATOR)
+
+
+def _trainer_in_thread(monkeypatch):
+    """``trainer_main`` in a thread of this process (so monkeypatch reaches it), on a pipe."""
+    import threading
+
+    from playground import trainer_process
+
+    monkeypatch.setattr(trainer_process, "_set_threads", lambda: None)
+    parent, child_conn = multiprocessing.Pipe(duplex=True)
+    thread = threading.Thread(target=trainer_main, args=(child_conn, SPEC, True), daemon=True)
+    thread.start()
+    return parent, thread
+
+
+def _first_message(conn, timeout=60.0):
+    assert conn.poll(timeout), "the trainer said nothing"
+    return conn.recv()
+
+
+def _assert_advice(message: str) -> None:
+    assert "cpu ran out of memory" in message, message
+    for advice in ("smaller batch (now 8)", "smaller hidden size", "shorter sequence"):
+        assert advice in message, message
+    assert "allocator" not in message.lower() and "RuntimeError" not in message
+
+
+def test_out_of_memory_building_the_run_is_reported_as_advice(monkeypatch):
+    import engines.training
+
+    monkeypatch.setattr(engines.training, "build_engine", _allocator_error)
+    conn, thread = _trainer_in_thread(monkeypatch)
+    kind, message, detail = _first_message(conn)
+    assert kind == "failed"
+    _assert_advice(message)
+    assert "building the run" in message
+    assert "DefaultCPUAllocator" in detail  # the raw text stays in the details
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_out_of_memory_in_the_step_0_probe_ends_the_run_with_advice(monkeypatch):
+    from engines.training import Trainer
+
+    monkeypatch.setattr(Trainer, "probe", _allocator_error)
+    conn, thread = _trainer_in_thread(monkeypatch)
+    kind, update = _first_message(conn)
+    assert kind == "update" and update.state == "error" and update.step == 0
+    _assert_advice(update.message)
+    assert "probing the network at step 0" in update.message
+    conn.send(("quit", None))
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_any_other_failure_keeps_its_type_and_message():
+    from playground.trainer_process import failure_message
+
+    assert failure_message(ValueError("hidden_size must be >= 1")) == (
+        "ValueError: hidden_size must be >= 1"
+    )
+    raw = failure_message(RuntimeError(ALLOCATOR))  # out of memory where no batch is known
+    assert raw.startswith("cpu ran out of memory starting the run. Try a smaller batch, ")
+    assert "allocator" not in raw.lower()
+
+
+# --- the weights written as the trainer quits ------------------------------------------------
+def _small_trainer():
+    from engines.training import Trainer
+
+    task = SPEC.validate()
+    return Trainer.create(SPEC.engine_config(task), task, SPEC.training_config())
+
+
+def test_the_weights_written_on_quit_are_one_checkpoint(tmp_path):
+    from playground.run_folder import read_training_state
+    from playground.run_writer import weights_digest
+
+    trainer = _small_trainer()
+    trainer.train_step()
+    _save_on_quit(trainer, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "training_state.pt",
+        "weights.json",
+        "weights.safetensors",
+    ]
+    state = read_training_state(tmp_path)
+    assert state["step"] == 1
+    assert state["weights_sha256"] == weights_digest(tmp_path / "weights.safetensors")
+
+
+@pytest.mark.parametrize("failing", ["weights.json", "weights.safetensors", "training_state.pt"])
+def test_a_failed_write_on_quit_leaves_the_previous_checkpoint(tmp_path, monkeypatch, failing):
+    import errno
+
+    from engines import atomic_files
+
+    trainer = _small_trainer()
+    trainer.train_step()
+    _save_on_quit(trainer, tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    trainer.train_step()
+    real = atomic_files._write_synced
+
+    def write(path, data):
+        if Path(path).name.startswith(f".{failing}."):
+            Path(path).write_bytes(data[:10])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, data)
+
+    monkeypatch.setattr(atomic_files, "_write_synced", write)
+    _save_on_quit(trainer, tmp_path)  # never raises: the app is gone or closing
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_process_gone_is_set_once_the_stopped_trainer_has_exited(qtbot):
+    controller = TrainingController()
+    assert controller.process_gone().is_set()  # no trainer
+    controller.start(SPEC)
+    gone = controller.process_gone()
+    assert not gone.is_set()
+    qtbot.waitUntil(lambda: controller.state == "running", timeout=TIMEOUT_MS)
+    pid = controller.pid()
+    controller.shutdown()
+    assert gone.wait(15)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert controller.process_gone().is_set()
+    assert controller.wait_stopped(10)
