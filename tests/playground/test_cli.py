@@ -328,6 +328,56 @@ def test_train_runs_without_qt(tmp_path):
     assert (out / "summary.json").exists() and (out / "weights.safetensors").exists()
 
 
+# --- train: chrono initialisation ------------------------------------------------------------
+def _chrono_run(tmp_path, engine):
+    """``seq-playground train --init chrono --steps 0``: the run folder of the initial weights."""
+    from safetensors.torch import load_file
+
+    out = tmp_path / engine
+    argv = ["train", "--task", "adding", "--length", "30", "--engine", engine, "--init", "chrono"]
+    argv += ["--hidden", "64", "--steps", "0", "--threads", "1", "--out", str(out)]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    weights = load_file(str(out / "weights.safetensors"))
+    hidden = config["engine"]["hidden_size"]
+    blocks = (weights["core.bias_ih_l0"] + weights["core.bias_hh_l0"]).reshape(-1, hidden)
+    return config, blocks, weights["core.bias_hh_l0"].reshape(-1, hidden)
+
+
+def _assert_log_uniform(biases, t_max):
+    """In log U(1, T_max - 1), spread over that range (not the range of a shorter T_max)."""
+    biases = biases.double()
+    assert float(biases.min()) >= 0.0 and float(biases.max()) <= np.log(t_max - 1) + 1e-6
+    assert float(biases.max()) > np.log(t_max / 2)  # 64 draws: the top half is reached
+    assert float(biases.min()) < np.log(3)  # ... and the bottom
+
+
+@pytest.mark.parametrize("engine", ["lstm", "gru"])
+def test_chrono_init_spreads_the_keep_gate_biases_up_to_the_task_length(tmp_path, engine):
+    config, effective, hh = _chrono_run(tmp_path, engine)
+    keep = 1  # the second block: the LSTM's forget gate (i f g o), the GRU's update gate (r z n)
+    assert config["options"]["init"] == "chrono" and config["options"]["length"] == 30
+    assert config["engine"]["init"] == "chrono"
+    assert config["engine"]["chrono_t_max"] == 30  # T_max is the task's length
+    _assert_log_uniform(effective[keep], 30)
+    assert torch.all(hh[keep] == 0)  # the effective bias is bias_ih's
+    if engine == "lstm":  # the input bias is the forget bias's negative
+        torch.testing.assert_close(effective[0], -effective[1], rtol=0, atol=0)
+
+
+def test_the_app_uses_the_same_chrono_t_max_as_the_command_line(tmp_path):
+    from playground.run_spec import RunSpec, merged_settings
+
+    config, *_ = _chrono_run(tmp_path, "lstm")
+    settings = {"task": "adding", "length": 30, "engine": "lstm", "hidden": 64, "init": "chrono"}
+    spec = RunSpec(settings=merged_settings(settings))
+    engine = spec.engine_config(spec.validate())
+    assert engine.chrono_t_max == 30
+    assert engine.to_dict() == config["engine"]
+    plain = RunSpec(settings=merged_settings({**settings, "init": "default"}))
+    assert plain.engine_config(plain.validate()).chrono_t_max == 0
+
+
 # --- progress -----------------------------------------------------------------------------------
 class _Terminal(io.StringIO):
     def isatty(self):

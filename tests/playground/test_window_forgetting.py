@@ -59,3 +59,43 @@ def test_the_gradient_history_grows_and_follows_the_slider(qtbot, window):
     assert list(dock.gradient_history_view.steps()) == frames.steps()
     window.history_slider.set_index(1)
     assert dock.gradient_history_view.index() == 1
+
+
+def principal_axes(hidden: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The (2, H) axes that map the centred trajectory ``hidden`` (T, H) to ``points`` (T, 2).
+    They lie in the span of the centred states, so the least-squares answer is exact."""
+    centred = hidden.astype(np.float64) - hidden.mean(axis=0)
+    axes, *_ = np.linalg.lstsq(centred, points.astype(np.float64), rcond=None)
+    return axes.T
+
+
+def test_the_state_space_projection_does_not_flip_between_nearby_frames(qtbot, window):
+    dock = window.forgetting
+    dock.show()
+    dock.tabs.setCurrentIndex(3)  # state space
+    view = dock.state_space_view
+    shown = []
+    for step in (1, 2):
+        window.step()
+        qtbot.waitUntil(
+            lambda s=step: (
+                window.experiment.step == s
+                and window.experiment.shown_frame()[0].step == s
+                and window.experiment.shown_frame()[0].analysis is not None
+                and view.data() is not None
+                and np.array_equal(
+                    view.data(), window.experiment.shown_frame()[0].analysis["state_space"][0]
+                )
+            ),
+            timeout=TIMEOUT_MS,
+        )
+        frame = window.experiment.shown_frame()[0]
+        points = view.data().copy()
+        axes = principal_axes(frame.trace.hidden[0, 0], points)
+        np.testing.assert_allclose(np.linalg.norm(axes, axis=1), 1.0, atol=1e-4)  # unit axes
+        shown.append((points, axes))
+    (points_1, axes_1), (points_2, axes_2) = shown
+    assert not np.array_equal(points_1, points_2)  # the network learned in between
+    for k in range(2):  # neither axis mirrors from one step to the next
+        assert float(axes_1[k] @ axes_2[k]) > 0, f"axis {k} flipped"
+        assert float(points_1[:, k] @ points_2[:, k]) > 0, f"axis {k} flipped"
