@@ -37,7 +37,7 @@ class Progress:
         metric_name: str = "metric",
         clock=time.perf_counter,
     ) -> None:
-        self.total = max(1, int(total))
+        self.total = max(0, int(total))  # 0: --steps 0, evaluation only
         self.stream = stream if stream is not None else sys.stderr
         self.metric_name = metric_name
         self.clock = clock
@@ -103,7 +103,11 @@ class ProgressBar(Progress):
         if now - self._last_draw < self.interval and self.step < self.total:
             return
         self._last_draw = now
-        filled = int(self.width * min(self.step, self.total) / self.total)
+        filled = (
+            self.width
+            if not self.total
+            else int(self.width * min(self.step, self.total) / self.total)
+        )
         line = f"[{'#' * filled}{'.' * (self.width - filled)}] {self.summary()}"
         padding = " " * max(0, self._drawn - len(line))
         self.stream.write("\r" + line + padding)
