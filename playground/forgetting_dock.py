@@ -14,6 +14,7 @@ import numpy as np
 from PySide6 import QtGui, QtWidgets
 
 from engines.commands import SetAnalyses
+from playground.dock_layout import keep_beside_dashboard
 from widgets.gradient_history_view import GradientHistoryView
 from widgets.jacobian_view import JacobianView
 from widgets.state_space_view import StateSpaceView
@@ -56,6 +57,7 @@ class ForgettingDock(QtWidgets.QDockWidget):
         toggle = self.toggleViewAction()
         toggle.setShortcut(QtGui.QKeySequence("Ctrl+J"))
         toggle.setText("&Why it forgets")
+        keep_beside_dashboard(self, window)
 
     # --- what the trainer computes ---------------------------------------------------------
     def wanted(self) -> frozenset:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from PySide6 import QtGui, QtWidgets
 
 from engines.commands import SetInterventions
+from playground.dock_layout import keep_beside_dashboard
 from widgets.gate_lab_panel import GateLabPanel
 
 
@@ -40,6 +41,7 @@ class GateLabDock(QtWidgets.QDockWidget):
         toggle = self.toggleViewAction()
         toggle.setShortcut(QtGui.QKeySequence("Ctrl+G"))
         toggle.setText("&Gate lab")
+        keep_beside_dashboard(self, window)
 
     # --- what the window calls -------------------------------------------------------------
     def configure(self, settings: dict, steps: int) -> None:
