@@ -128,6 +128,7 @@ class Experiment:
         self.dirty = False  # trained since the last save
         self.notes: list[str] = []  # what could not be opened, said once in the window
         self._last_gradients = None
+        self._unscheduled_eval: int | None = None  # a continued run's start, off schedule
 
     # --- the run's lifecycle --------------------------------------------------------------
     @property
@@ -147,7 +148,36 @@ class Experiment:
         self.clip = float(spec.settings.get("clip", 0.0))
         self.path, self.dirty, self.notes = None, False, []
         self._last_gradients = None
+        self._unscheduled_eval = None
         self.view = ViewState()
+        self.events.cleared.emit()
+
+    def continue_run(self, spec: RunSpec) -> None:
+        """The record's run continues from its checkpoint, as ``spec`` (the record's own run
+        with what may change, see ``MainWindow.continued_spec``). The history becomes that of
+        a run that never stopped: what was recorded after the checkpoint's step goes, and so
+        does an evaluation at that step off the evaluation schedule (made because the run
+        stopped there), as does the continuing trainer's re-evaluation of that step."""
+        self.spec = spec
+        step = self.checkpoint.step if self.checkpoint is not None else self.step
+        self._unscheduled_eval = step if step % max(1, spec.eval_every) else None
+        metrics = self.metrics
+        kept_train = metrics.train_steps <= step
+        kept_eval = (metrics.eval_steps <= step) & (metrics.eval_steps != self._unscheduled_eval)
+        if kept_train.all() and kept_eval.all():
+            return
+        history = MetricsHistory()
+        history.add_train(
+            metrics.train_steps[kept_train],
+            metrics.train_losses[kept_train],
+            metrics.grad_norms[kept_train],
+        )
+        history.add_eval(
+            metrics.eval_steps[kept_eval],
+            metrics.eval_losses[kept_eval],
+            metrics.eval_metrics[kept_eval],
+        )
+        self.metrics = history
         self.events.cleared.emit()
 
     def apply_update(self, update) -> None:
@@ -156,10 +186,17 @@ class Experiment:
             self.info = update.info
         if len(update.steps) or len(update.eval_steps):
             self.metrics.add_train(update.steps, update.losses, update.grad_norms)
-            self.metrics.add_eval(update.eval_steps, update.eval_losses, update.eval_metrics)
+            # Not recorded: a continued run's re-evaluation of the step it starts from.
+            eval_steps = np.asarray(update.eval_steps, dtype=np.int64).ravel()
+            new = (eval_steps != self._unscheduled_eval) & ~np.isin(
+                eval_steps, self.metrics.eval_steps
+            )
+            eval_losses = np.asarray(update.eval_losses).ravel()[new]
+            eval_metrics = np.asarray(update.eval_metrics).ravel()[new]
+            self.metrics.add_eval(eval_steps[new], eval_losses, eval_metrics)
             self.dirty = self.dirty or bool(len(update.steps))
             self.events.metrics_added.emit(
-                update.steps, update.losses, update.eval_steps, update.eval_losses
+                update.steps, update.losses, eval_steps[new], eval_losses
             )
         if update.frame is not None:
             self.add_frame(update.frame)
@@ -215,6 +252,7 @@ class Experiment:
         spec, settings = self.spec, self.settings
         options = {key: settings.get(key) for key in DEFAULT_SETTINGS}
         options.update(eval_every=spec.eval_every, steps=self.step, data=None)
+        options.update(task_option=spec.task_option_items() or None)
         if spec.sequence is not None:
             options.update(task=None, objective=spec.sequence.objective, delay=spec.sequence.delay)
         checkpoint = self.checkpoint
@@ -231,6 +269,7 @@ class Experiment:
                 "clip": settings.get("clip"),
                 "seed": settings.get("seed"),
                 "eval_every": spec.eval_every,
+                "test_size": spec.test_size,
                 "probe_size": spec.probe_size,
             },
             "seed": settings.get("seed"),
@@ -278,20 +317,7 @@ class Experiment:
     @classmethod
     def from_contents(cls, contents: RunFolderContents) -> Experiment:
         config = contents.config
-        options = contents.options
-        given = config.get("settings") or options
-        settings = merged_settings({k: v for k, v in given.items() if v is not None})
-        sequences = contents.sequences
-        train = _user_sequence(sequences.get("train"))
-        if train is None and options.get("data"):
-            train = _sequence_from_file(options, contents.notes)
-        spec = RunSpec(
-            settings=settings,
-            sequence=train,
-            probe_sequence=_user_sequence(sequences.get("probe")),
-            eval_every=int(options.get("eval_every") or 50),
-        )
-        experiment = cls(spec)
+        experiment = cls(run_spec_of(contents))
         experiment.metrics = MetricsHistory.from_table(contents.metrics)
         for frame, gradients in contents.frames:
             experiment.frames.append(frame, gradients)
@@ -310,6 +336,54 @@ class Experiment:
         experiment.path = contents.path
         experiment.notes = contents.problems + contents.notes
         return experiment
+
+
+def run_spec_of(contents: RunFolderContents) -> RunSpec:
+    """The run a folder holds, as the window's trainer builds it: the settings the setup panel
+    shows and everything else the folder says about the run (the evaluation interval, the
+    task's own options, the held-out and probe sizes, the user's sequence with its training
+    window), so continuing it trains the very same run. What cannot be read goes into
+    ``contents.notes``."""
+    config, options = contents.config, contents.options
+    training = config.get("training") or {}
+    given = config.get("settings") or options
+    settings = merged_settings({k: v for k, v in given.items() if v is not None})
+    sequences = contents.sequences
+    train = _user_sequence(sequences.get("train"))
+    if train is None and options.get("data"):
+        train = _sequence_from_file(options, contents.notes)
+    return RunSpec(
+        settings=settings,
+        sequence=train,
+        probe_sequence=_user_sequence(sequences.get("probe")),
+        probe_size=_positive(training.get("probe_size"), 1),
+        eval_every=_positive(options.get("eval_every") or training.get("eval_every"), 50),
+        task_options=_task_options(options.get("task_option"), contents.notes),
+        test_size=_positive(training.get("test_size"), 512),
+    )
+
+
+def _positive(value, default: int) -> int:
+    """A positive integer from a folder's JSON, or ``default`` (missing or not usable)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        return default
+    return int(value) if value >= 1 else default
+
+
+def _task_options(items, notes: list[str]) -> dict:
+    """``options.task_option`` (``["n_symbols=4"]``, as ``train --task-option`` keeps them)."""
+    from playground.option_checks import parse_task_options
+    from playground.options import UsageError
+
+    if not items:
+        return {}
+    if isinstance(items, str):
+        items = [items]
+    try:
+        return parse_task_options([str(item) for item in items])
+    except UsageError as error:
+        notes.append(f"the run's task options cannot be read ({error}); the task's defaults open")
+        return {}
 
 
 def _read_checkpoint(contents: RunFolderContents) -> Checkpoint | None:

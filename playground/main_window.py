@@ -8,6 +8,8 @@ run lives only in a widget. It never trains or probes itself, so the event loop 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engines.devices import available_devices
@@ -15,7 +17,7 @@ from engines.tasks.registry import TASKS, default_length
 from playground.experiment import Experiment
 from playground.forgetting_dock import ForgettingDock
 from playground.gate_lab_dock import GateLabDock
-from playground.recent_files import RecentFiles
+from playground.recent_files import EXPERIMENTS_KEY, RecentFiles
 from playground.run_spec import RunSpec, merged_settings, same_sequence
 from playground.sequence_dock import SequenceDock
 from playground.trainer_process import TrainerUpdate
@@ -84,8 +86,9 @@ class MainWindow(TransportMixin, WindowRecordMixin, QtWidgets.QMainWindow):
         self.sequence_dock = SequenceDock(self)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.BottomDockWidgetArea, self.sequence_dock)
         self.sequence_dock.hide()
-        self.recent_files = RecentFiles()
-        self.recent_experiments = RecentFiles(key="recent_experiments")
+        store = preferences.settings if preferences is not None else None
+        self.recent_files = RecentFiles(store)
+        self.recent_experiments = RecentFiles(store, key=EXPERIMENTS_KEY)
         self.menus = build_menus(self)
         self.gate_lab = GateLabDock(self)
         self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.gate_lab)
@@ -205,10 +208,22 @@ class MainWindow(TransportMixin, WindowRecordMixin, QtWidgets.QMainWindow):
         same_data = same_sequence(spec.sequence, exp.spec.sequence)
         return fixed == saved and same_data
 
+    def continued_spec(self, spec: RunSpec) -> RunSpec:
+        """The record's own run with what may change when it continues (``spec``'s learning
+        rate, clipping, device and probe sequence): everything else the record says about the
+        run stays — what the setup panel does not show (a command-line run's evaluation
+        interval and task options, a sequence's training window) included."""
+        run = self.experiment.spec
+        settings = {**run.settings, **{k: spec.settings[k] for k in CONTINUABLE_CHANGES}}
+        return replace(run, settings=settings, probe_sequence=spec.probe_sequence)
+
     def _start(self, autostart: bool) -> bool:
         self._preview_timer.stop()
         self.preview.shutdown()
         spec = self.current_spec()
+        continuing = self.can_continue(spec)
+        if continuing:
+            spec = self.continued_spec(spec)
         try:
             task = spec.validate()
         except ValueError as error:
@@ -216,9 +231,9 @@ class MainWindow(TransportMixin, WindowRecordMixin, QtWidgets.QMainWindow):
             return False
         self.hide_error()
         resume = None
-        if self.can_continue(spec):
+        if continuing:
             resume = self.experiment.checkpoint
-            self.experiment.spec = spec
+            self.experiment.continue_run(spec)
         else:
             self.experiment.new_run(spec)
         self._configure_views(spec.settings["engine"])

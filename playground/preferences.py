@@ -22,6 +22,11 @@ class Preferences:
         self._settings = settings or QtCore.QSettings(ORGANIZATION, APPLICATION)
         self._data_dir = data_dir
 
+    @property
+    def settings(self) -> QtCore.QSettings:
+        """The QSettings everything here lives in (recent files and experiments too)."""
+        return self._settings
+
     # --- the setup ---------------------------------------------------------------------------
     def last_setup(self) -> dict:
         """The last setup that trained, keys the app knows only (a stale entry is ignored)."""

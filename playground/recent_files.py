@@ -8,11 +8,13 @@ from PySide6.QtCore import QSettings
 
 MAX_RECENT = 8
 KEY = "recent_sequence_files"
+EXPERIMENTS_KEY = "recent_experiments"
 
 
 class RecentFiles:
     """A most-recent-first list of paths under one QSettings key (sequence files by default,
-    experiment folders with ``key="recent_experiments"``)."""
+    experiment folders with ``key=EXPERIMENTS_KEY``). ``settings``: the preferences' QSettings
+    (``Preferences.settings``); none, the app's own."""
 
     def __init__(self, settings: QSettings | None = None, key: str = KEY) -> None:
         self._settings = settings or QSettings("seq-playground", "Sequence Memory Playground")

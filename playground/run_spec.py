@@ -6,7 +6,7 @@ the trainer process; the process builds the same objects from the same spec.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -50,11 +50,16 @@ class UserSequence:
 
 @dataclass(frozen=True)
 class RunSpec:
+    """A run: the setup panel's ``settings`` plus what the panel does not show, which a run
+    folder may hold (a command-line run's ``--eval-every``, ``--task-option``s, test size)."""
+
     settings: dict
     sequence: UserSequence | None = None
     probe_sequence: UserSequence | None = None  # shown by the views while a task trains
     probe_size: int = 1  # the views show one sequence; its own gradients are shown too
     eval_every: int = 50
+    task_options: dict = field(default_factory=dict)  # the task's own keywords (n_symbols=4)
+    test_size: int = 512  # sequences in the held-out set
 
     def build_task(self) -> Task:
         if self.sequence is not None:
@@ -67,7 +72,9 @@ class RunSpec:
             return SequenceTask(values=seq.values, **common)
         from engines.tasks.registry import create_task
 
-        return create_task(self.settings["task"], int(self.settings["length"]))
+        return create_task(
+            self.settings["task"], int(self.settings["length"]), **dict(self.task_options)
+        )
 
     def build_probe(self, task: Task):
         """The user's sequence as the probe batch, when it fits the task's inputs; else None.
@@ -114,8 +121,16 @@ class RunSpec:
             clip=float(s["clip"]),
             seed=int(s["seed"]),
             eval_every=self.eval_every,
+            test_size=self.test_size,
             probe_size=self.probe_size,
         )
+
+    def task_option_items(self) -> list[str]:
+        """The task options as ``train --task-option`` gives them (``KEY=VALUE``, JSON
+        values), the form a run folder's ``options.task_option`` keeps."""
+        import json
+
+        return [f"{key}={json.dumps(value)}" for key, value in self.task_options.items()]
 
     def validate(self) -> Task:
         """Build everything cheap once, raising ValueError with a clear message if any part

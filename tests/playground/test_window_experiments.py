@@ -16,6 +16,7 @@ from playground.run_folder import CONFIG, is_run_folder
 
 TIMEOUT_MS = 60_000
 SETUP = {"task": "adding", "length": 12, "engine": "lstm", "hidden": 6, "batch": 8}
+METRICS = ("train_steps", "train_losses", "grad_norms", "eval_steps", "eval_losses", "eval_metrics")
 
 
 @pytest.fixture
@@ -39,6 +40,21 @@ def step_until(qtbot, win, steps: int) -> None:
         before = win.experiment.step
         win.step()
         qtbot.waitUntil(lambda b=before: win.experiment.step > b, timeout=TIMEOUT_MS)
+
+
+def step_to(qtbot, win, target: int) -> None:
+    """Press Step until the record is at step ``target``, waiting for each step's answer
+    before the next (no step is queued ahead), so the run stops exactly at ``target``."""
+    while win.experiment.step < target:
+        before = win.experiment.step
+        win.step()  # the first one starts a paused run on the record (or a new run)
+        qtbot.waitUntil(
+            lambda b=before: win.experiment.step > b or win.controller.state == "error",
+            timeout=TIMEOUT_MS,
+        )
+        assert win.controller.state != "error", win.error_banner.text()
+        qtbot.waitUntil(lambda: win.controller.state == "paused", timeout=TIMEOUT_MS)
+    assert win.experiment.step == target
 
 
 def save(qtbot, win, path):
@@ -70,16 +86,32 @@ def test_train_save_reset_open_continue(qtbot, window, tmp_path):
     assert list(steps) == list(range(1, 8))
 
 
-def test_continuing_in_the_window_equals_never_stopping(qtbot, window, tmp_path):
-    step_until(qtbot, window, 8)
-    straight = window.experiment.metrics.train_losses.copy()
-    window.reset()
-    step_until(qtbot, window, 4)
-    save(qtbot, window, tmp_path / "run")
-    window.reset()
-    ef.open_experiment(window, tmp_path / "run")
-    step_until(qtbot, window, 8)
-    np.testing.assert_array_equal(window.experiment.metrics.train_losses[:8], straight[:8])
+@pytest.mark.parametrize("engine", ["rnn", "lstm", "gru"])
+def test_continuing_in_the_window_equals_never_stopping(qtbot, tmp_path, monkeypatch, engine):
+    """Saved at step 5 (between two evaluations), reopened and continued to 9: every
+    training loss, gradient norm and evaluation equals a run that never stopped."""
+    from dataclasses import replace
+
+    current_spec = MainWindow.current_spec  # evaluate every 2 steps instead of every 50
+    monkeypatch.setattr(
+        MainWindow, "current_spec", lambda w: replace(current_spec(w), eval_every=2)
+    )
+    win = MainWindow({**SETUP, "engine": engine, "hidden": 4, "batch": 4, "length": 8})
+    qtbot.addWidget(win)
+    step_to(qtbot, win, 9)
+    straight = win.experiment.metrics
+    straight = {name: getattr(straight, name).copy() for name in METRICS}
+    win.reset()
+    step_to(qtbot, win, 5)
+    save(qtbot, win, tmp_path / "run")
+    win.reset()
+    assert ef.open_experiment(win, tmp_path / "run")
+    step_to(qtbot, win, 9)
+    for name in METRICS:
+        np.testing.assert_array_equal(getattr(win.experiment.metrics, name), straight[name], name)
+    assert list(straight["eval_steps"]) == [0, 2, 4, 6, 8]
+    win.close()
+    assert win.controller.wait_stopped(timeout=10)
 
 
 def test_saving_while_training_does_not_stop_the_run(qtbot, window, tmp_path):
@@ -221,3 +253,38 @@ def test_memory_horizon_opens_from_the_menu_and_a_sweep_folder_reopens(qtbot, tm
     assert win.horizon_dialog.isVisible()
     win.close()
     assert not win.horizon_dialog.isVisible()
+
+
+CLI_RUN = ["--task", "copy", "--length", "4", "--task-option", "n_symbols=3", "--hidden", "5",
+           "--batch", "4", "--eval-every", "5", "--threads", "1"]  # fmt: skip
+
+
+@pytest.mark.parametrize("stopped_at", [10, 12])
+def test_a_command_line_run_continues_in_the_window_with_all_its_settings(
+    qtbot, window, tmp_path, stopped_at
+):
+    """A folder trained with --eval-every and --task-option keeps both when the window
+    continues it: the metrics equal a straight command-line run (stopped at 12, its final
+    evaluation off the schedule goes, as with --resume), and a save keeps both."""
+    from playground.cli import main
+    from playground.experiment import Experiment
+
+    assert main(["train", *CLI_RUN, "--steps", "15", "--out", str(tmp_path / "straight")]) == 0
+    first = tmp_path / "first"
+    assert main(["train", *CLI_RUN, "--steps", str(stopped_at), "--out", str(first)]) == 0
+    straight = Experiment.open(tmp_path / "straight")
+
+    assert ef.open_path(window, str(first))
+    assert window.experiment.metrics.eval_steps[-1] == stopped_at
+    step_to(qtbot, window, 15)
+    metrics = window.experiment.metrics
+    for name in METRICS:
+        np.testing.assert_array_equal(getattr(metrics, name), getattr(straight.metrics, name), name)
+    assert list(metrics.eval_steps) == [0, 5, 10, 15]
+
+    save(qtbot, window, tmp_path / "continued")
+    reopened = Experiment.open(tmp_path / "continued")
+    assert reopened.spec.eval_every == 5
+    assert reopened.spec.task_options == {"n_symbols": 3}
+    assert reopened.spec == straight.spec  # and the rest of what the panel does not show
+    assert reopened.checkpoint.engine_config == straight.checkpoint.engine_config
