@@ -105,6 +105,8 @@ class Task(ABC):
             "metric": self.metric_kind,
             "baseline_loss": self.baseline_loss,
             "baseline_metric": self.baseline_metric,
+            # The views' legends; a run folder keeps them so a reopened run is labelled alike.
+            "input_names": list(self.input_names),
         }
 
 

@@ -112,6 +112,67 @@ def test_save_then_open_gives_identical_settings_metrics_frames_and_weights(tmp_
         assert torch.equal(opened.checkpoint.weights[name], tensor)
     assert opened.step == 15
     assert (opened.view.cursor, opened.view.unit, opened.view.history_index) == (7, 1, 2)
+    assert opened.info["input_names"] == ["value", "marker"]  # the legends stay labelled
+
+
+METRICS = ("train_steps", "train_losses", "grad_norms", "eval_steps", "eval_losses", "eval_metrics")
+LSTM_GATES = ["candidate", "forget", "input", "output"]
+
+
+def assert_same_frames(opened: Experiment, saved: Experiment) -> None:
+    """Every recorded frame: its probe batch, every layer's hidden and cell states, every gate,
+    the read-out, and the gradient flow drawn with it."""
+    assert opened.frames.steps() == saved.frames.steps()
+    for i in range(len(saved.frames)):
+        (a, grads_a), (b, grads_b) = opened.frames[i], saved.frames[i]
+        assert a.step == b.step
+        for name in ("inputs", "targets", "mask"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), name)
+        assert a.trace.kind == b.trace.kind
+        np.testing.assert_array_equal(a.trace.hidden, b.trace.hidden)
+        assert b.trace.cell is not None
+        np.testing.assert_array_equal(a.trace.cell, b.trace.cell)
+        assert sorted(a.trace.gates) == sorted(b.trace.gates) == LSTM_GATES
+        for name, values in b.trace.gates.items():
+            np.testing.assert_array_equal(a.trace.gates[name], values, name)
+        np.testing.assert_array_equal(a.trace.outputs, b.trace.outputs)
+        for x, y in ((a.gradients, b.gradients), (grads_a, grads_b)):
+            assert (x is None) == (y is None)
+            if y is not None:
+                np.testing.assert_array_equal(x.hidden, y.hidden)
+                np.testing.assert_array_equal(x.inputs, y.inputs)
+                assert x.loss == y.loss
+
+
+def test_an_lstm_run_saved_and_opened_is_the_same_in_every_number(tmp_path):
+    """Settings (those the setup panel does not show too), every metric, every frame's
+    arrays (hidden, cell, gates, outputs) and the weights survive save -> open."""
+    settings = merged_settings(
+        {"task": "copy", "length": 4, "engine": "lstm", "layers": 2, "hidden": 5, "batch": 4,
+         "lr": 0.02, "seed": 2, "init": "orthogonal", "forget_bias": 2.0}
+    )  # fmt: skip
+    spec = RunSpec(settings=settings, eval_every=4, task_options={"n_symbols": 3}, test_size=64)
+    experiment = Experiment(spec)
+    train_into(experiment, build_trainer(spec), 14, every=2)
+    assert experiment.checkpoint.engine_config["kind"] == "lstm"
+    folder = experiment.save(tmp_path / "run")
+    opened = Experiment.open(folder)
+    assert opened.notes == []
+    assert opened.spec == spec
+    assert opened.settings == experiment.settings
+    assert opened.spec.build_task().output_size == 4  # n_symbols 3 and the blank
+    for name in METRICS:
+        np.testing.assert_array_equal(
+            getattr(opened.metrics, name), getattr(experiment.metrics, name), name
+        )
+    assert list(opened.metrics.eval_steps) == [0, 4, 8, 12, 14]
+    assert len(opened.frames) == len(experiment.frames) > 5
+    assert_same_frames(opened, experiment)
+    assert opened.checkpoint.step == opened.step == 14
+    assert sorted(opened.checkpoint.weights) == sorted(experiment.checkpoint.weights)
+    for name, tensor in experiment.checkpoint.weights.items():
+        assert torch.equal(opened.checkpoint.weights[name], tensor), name
+    assert opened.checkpoint.engine_config == experiment.checkpoint.engine_config
 
 
 @pytest.mark.parametrize("engine", ["rnn", "lstm", "gru"])
