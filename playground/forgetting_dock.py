@@ -68,9 +68,19 @@ class ForgettingDock(QtWidgets.QDockWidget):
     def ask_trainer(self, force: bool = False) -> None:
         kinds = self.wanted()
         controller = self.window_.controller
+        if kinds and not controller.is_active() and self._may_start(controller):
+            # A reopened experiment or loaded weights with no trainer alive: a paused one
+            # on the record's weights computes the page (asked again once it runs).
+            self.window_.start_paused_for_lab()
+            return
         if controller.is_active() and (force or kinds != self._asked):
             controller.send_command(SetAnalyses(kinds))
             self._asked = kinds
+
+    def _may_start(self, controller) -> bool:
+        """Only for weights that wait to be looked at, never after a diverged run (Reset
+        comes first) nor over an untrained setup the user is still changing."""
+        return self.window_.experiment.checkpoint is not None and controller.state != "error"
 
     def _on_state(self, state: str) -> None:
         if state == "starting":

@@ -171,7 +171,7 @@ class MainWindow(TransportMixin, WindowRecordMixin, QtWidgets.QMainWindow):
         self.transport.step_button.clicked.connect(self.menus.step_action.trigger)
         self.transport.reset_button.clicked.disconnect()
         self.transport.reset_button.clicked.connect(self.menus.reset_action.trigger)
-        self.stop_trainer_button.clicked.connect(self.reset)
+        self.stop_trainer_button.clicked.connect(self.stop_frozen_trainer)
         self.setup_panel.task_changed.connect(self._on_task_changed)
         self.setup_panel.settings_changed.connect(self._on_settings_changed)
         self.setup_panel.live_settings_changed.connect(self._on_live_settings)
@@ -190,6 +190,19 @@ class MainWindow(TransportMixin, WindowRecordMixin, QtWidgets.QMainWindow):
         self.hide_error()
         self._set_state("idle")
         self.request_preview()
+
+    def stop_frozen_trainer(self) -> None:
+        """End a trainer that stopped answering and keep the record: its curves and frames
+        stay, and Save keeps them with the last saved weights (the frozen trainer's own are
+        out of reach). Like a trainer that vanished, Reset comes before training again."""
+        message = (
+            "The trainer was not answering and was stopped. The record so far is kept: "
+            "Save keeps it with the last saved weights; Reset to train again."
+        )
+        self.controller.shutdown(_next_state="error")
+        self.stop_trainer_button.hide()
+        self.experiment.message = message
+        self.show_error(message)
 
     def current_spec(self) -> RunSpec:
         return RunSpec(
@@ -253,6 +266,10 @@ class MainWindow(TransportMixin, WindowRecordMixin, QtWidgets.QMainWindow):
             self.statusBar().showMessage(update.message, 8000)
 
     def _on_run_failed(self, message: str) -> None:
+        # Kept with the record: a save after a vanished trainer says why its weights are
+        # older than its curves (they are the last checkpoint's; training continues there).
+        if not self.experiment.message:
+            self.experiment.message = message
         self.show_error(message)
 
     def _on_responsiveness(self, responsive: bool) -> None:

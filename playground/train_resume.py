@@ -131,25 +131,23 @@ def _check_data_file(contents: rf.RunFolderContents, path: str) -> None:
 
 def _app_plan(contents: rf.RunFolderContents, args) -> TrainPlan:
     """A folder the app saved: rebuilt the way the app's trainer builds it."""
-    from playground.run_spec import RunSpec, merged_settings
+    from dataclasses import replace
 
-    config, options = contents.config, contents.options
+    from playground.experiment import run_spec_of
+
+    options = contents.options
     for name in (rf.SEQUENCE,):
         problem = _problem(contents, name)
         if problem:
             raise UsageError(f"argument --resume: {problem}")
-    source = config.get("settings") or options
-    settings = merged_settings({k: v for k, v in source.items() if v is not None})
+    known = len(contents.notes)
+    spec = run_spec_of(contents)  # the same run the window continues: task options included
+    if len(contents.notes) > known:
+        raise UsageError(f"argument --resume: {contents.notes[known]}")
+    settings = spec.settings
     if args.device is not None:
-        settings["device"] = args.device
-    training = config.get("training") or {}
-    spec = RunSpec(
-        settings=settings,
-        sequence=_user_sequence(contents.sequences.get("train")),
-        probe_sequence=_user_sequence(contents.sequences.get("probe")),
-        probe_size=int(training.get("probe_size") or 1),
-        eval_every=int(options.get("eval_every") or training.get("eval_every") or 50),
-    )
+        settings = {**settings, "device": args.device}
+        spec = replace(spec, settings=settings)
     device = check_device(settings["device"])
     try:
         task = spec.validate()
@@ -173,12 +171,6 @@ def _app_plan(contents: rf.RunFolderContents, args) -> TrainPlan:
         threads=args.threads,
         probe_batch=probe,
     )
-
-
-def _user_sequence(plain: dict | None):
-    from playground.run_spec import UserSequence
-
-    return UserSequence.from_plain(plain)
 
 
 # --- where it starts -------------------------------------------------------------------------

@@ -69,6 +69,7 @@ class WindowRecordMixin:
         self.sequence_dock.restore(experiment.spec)
         self._redraw()
         self._set_state("idle")
+        self.forgetting.ask_trainer()  # open: its page is computed on the opened weights
 
     def _redraw(self) -> None:
         """Draw everything from the record: loss history, baseline, layers, frames."""

@@ -221,6 +221,27 @@ def test_resume_a_folder_the_app_saved_with_its_own_sequence(tmp_path):
     ]
 
 
+def test_resume_an_app_folder_keeps_its_task_options_and_held_out_size(tmp_path):
+    """A copy task with 3 symbols and a held-out set of 64, saved by the app: --resume
+    trains the very same run (the task's options used to be dropped: another task)."""
+    from engines.training import run_training
+    from playground.run_spec import RunSpec, merged_settings
+
+    settings = merged_settings({"task": "copy", "length": 6, "hidden": 5, "batch": 4})
+    spec = RunSpec(settings=settings, eval_every=4, task_options={"n_symbols": 3}, test_size=64)
+    folder = tmp_path / "copy"
+    _save_like_the_app(spec, 5, folder)
+    assert main(["train", "--resume", str(folder), "--steps", "9", "--threads", "1"]) == 0
+    straight = _app_trainer(spec)
+    run = list(run_training(straight, 9))
+    saved = weights(folder)
+    assert all(torch.equal(saved[k], v) for k, v in straight.engine.state_dict().items())
+    metrics = open_run_folder(folder).metrics
+    expected = {s.step: s.train_loss for s in run if s.train_loss is not None}
+    assert metrics.train_loss[metrics.step > 5].tolist() == [expected[s] for s in range(6, 10)]
+    assert straight.test_batch.inputs.shape[0] == 64
+
+
 def test_an_app_folder_needs_steps(tmp_path, capsys):
     spec = _app_spec(np.linspace(0, 1, 30, dtype=np.float32)[:, None])
     _save_like_the_app(spec, 2, tmp_path / "e")

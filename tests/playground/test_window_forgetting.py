@@ -99,3 +99,22 @@ def test_the_state_space_projection_does_not_flip_between_nearby_frames(qtbot, w
     for k in range(2):  # neither axis mirrors from one step to the next
         assert float(axes_1[k] @ axes_2[k]) > 0, f"axis {k} flipped"
         assert float(points_1[:, k] @ points_2[:, k]) > 0, f"axis {k} flipped"
+
+
+def test_a_reopened_experiment_is_analysed_without_training(qtbot, window, tmp_path):
+    """Why it forgets open on a reopened run: a paused trainer on its weights computes the
+    page at once, at the saved step; nothing trains."""
+    from playground import experiment_files as ef
+
+    window.step()
+    qtbot.waitUntil(lambda: window.experiment.step == 1, timeout=TIMEOUT_MS)
+    with qtbot.waitSignal(window.experiment_saved, timeout=TIMEOUT_MS):
+        ef.save_experiment(window, tmp_path / "run")
+    window.reset()
+    dock = window.forgetting
+    dock.show()
+    assert ef.open_experiment(window, tmp_path / "run")
+    qtbot.waitUntil(lambda: dock.jacobian_view.product_norms() is not None, timeout=TIMEOUT_MS)
+    assert window.controller.state == "paused" and window.experiment.step == 1
+    frame = window.experiment.shown_frame()[0]
+    assert frame.step == 1 and "singular_values" in frame.analysis
