@@ -45,7 +45,7 @@ class AnimationJob(QtCore.QObject):
         fps: float = DEFAULT_FPS,
         format: str | None = None,
         losses: LossCurves | None = None,
-        budget_ms: float = 25.0,
+        budget_ms: float = 15.0,
         renderer: DashboardRenderer | None = None,
         parent: QtCore.QObject | None = None,
     ) -> None:
