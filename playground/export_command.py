@@ -185,6 +185,9 @@ def run_export(
             failed = error
         finally:
             renderer.close()
+            # Deleted now: no event loop runs here, and a widget left for the interpreter's
+            # exit outlives the QApplication and crashes it there (after a bad --dpi, say).
+            _delete_deferred()
     for path in written:
         print(path, file=stream, flush=True)
     if failed is not None:
@@ -332,6 +335,12 @@ class _Progress:
         if self.tty and self._shown >= 0:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def _delete_deferred() -> None:
+    from PySide6 import QtCore
+
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
 
 
 def _qt_app():

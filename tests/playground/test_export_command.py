@@ -201,3 +201,20 @@ def test_a_read_only_out_folder_as_a_real_command(run_dir, tmp_path):
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert "forget_step" in lines[0] and "no permission" in lines[0]
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [["--dpi", "-3"], ["--views", "", "--animate", "gif", "--from-step", "9", "--to-step", "2"]],
+    ids=["dpi", "step-range"],
+)
+def test_options_refused_after_qt_started_still_exit_cleanly(run_dir, tmp_path, bad):
+    """Options found wrong once Qt is drawing: one line and exit 2, as the real command in
+    its own process -- the interpreter used to crash on its way out (exit 139), a widget
+    outliving the QApplication."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "playground", "export", str(run_dir), "--out", str(tmp_path)]
+    result = subprocess.run([*command, *bad], capture_output=True, text=True, env=env, timeout=180)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("seq-playground: error:"), result.stderr
