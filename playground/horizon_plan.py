@@ -147,13 +147,66 @@ def prepare_horizon(args, argv: list[str]) -> HorizonPlan:
         overwrite=args.overwrite,
         argv=argv,
     )
+    _join_the_sweep_in_folder(plan)
     plan.runs = [
         make_run(plan, engine, length, seed, args.task_option or [])
-        for length in lengths
-        for engine in engines
-        for seed in seeds
+        for length in plan.lengths
+        for engine in plan.engines
+        for seed in plan.seeds
     ]
     return plan
+
+
+def _join_the_sweep_in_folder(plan: HorizonPlan) -> None:
+    """A folder that already holds a sweep of the same task and options: this one joins it
+    (its engines, lengths and seeds become the union; the new ``--steps`` hold for all), so
+    its table and plot keep every run and finished ones are not trained again. A sweep with
+    other settings and no run in common is refused: its description would be overwritten
+    and its table lost (``--overwrite`` replaces it; runs in common are refused by
+    ``run_state`` with the options that differ)."""
+    path = plan.out / SETTINGS_NAME
+    if plan.overwrite or not path.is_file():
+        return
+    try:
+        saved = rf.read_json(path)
+    except rf.RunFolderError:
+        return  # unreadable: each run folder is still checked on its own (run_state)
+    if saved.get("format") != plan.settings()["format"]:
+        return
+
+    def comparable(options) -> dict:  # another device trains the same run
+        return {k: v for k, v in (options or {}).items() if k != "device"}
+
+    ours, theirs = comparable(plan.options), comparable(saved.get("options"))
+    differing = [
+        name
+        for name, mine, other in (
+            ("task", plan.task, saved.get("task")),
+            ("task options", plan.task_options, saved.get("task_options") or {}),
+        )
+        if mine != other
+    ]
+    differing += [
+        f"--{key.replace('_', '-')}" for key in sorted(ours) if ours[key] != theirs.get(key)
+    ]
+    if differing:
+        mine = {f"{e}-L{n}-s{s}" for e in plan.engines for n in plan.lengths for s in plan.seeds}
+        theirs_runs = {Path(str(r)).name for r in saved.get("runs") or ()}
+        if mine & theirs_runs:
+            return  # run_state names the options that differ, run by run
+        raise UsageError(
+            f"--out {plan.out}: holds another sweep (other {', '.join(differing[:4])}); "
+            "choose another folder, or add --overwrite to replace it"
+        )
+
+    def joined(old, new, key=None) -> list:
+        old = [item for item in old or () if isinstance(item, type(new[0]))]
+        union = list(dict.fromkeys([*old, *new]))
+        return sorted(union, key=key) if key else union
+
+    plan.lengths = joined(saved.get("lengths"), plan.lengths, key=int)
+    plan.engines = joined(saved.get("engines"), plan.engines)
+    plan.seeds = joined(saved.get("seeds"), plan.seeds, key=int)
 
 
 def make_run(plan: HorizonPlan, engine: str, length: int, seed: int, task_items) -> SweepRun:

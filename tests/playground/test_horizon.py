@@ -113,6 +113,28 @@ def test_running_again_skips_finished_runs_and_refuses_another_sweep(tmp_path, c
     assert config["engine"]["hidden_size"] == 5
 
 
+def test_a_sweep_into_a_folder_of_another_joins_it_or_is_refused(tmp_path, capsys):
+    """Another engine into the same folder joins the sweep there (one table, one plot, the
+    finished runs untouched); another model with no run in common is refused in one line
+    instead of overwriting the sweep's description and losing its table."""
+    out = tmp_path / "sweep"
+    first = ["horizon", "--engines", "rnn", "--lengths", "4", *TINY, "--out", str(out)]
+    assert main(first) == 0
+    before = file_times(out / "runs" / "rnn-L4-s0")
+    assert main(["horizon", "--engines", "gru", "--lengths", "4", *TINY, "--out", str(out)]) == 0
+    assert file_times(out / "runs" / "rnn-L4-s0") == before
+    assert [row["engine"] for row in read_rows(out / "horizon.csv")] == ["rnn", "gru"]
+    settings = json.loads((out / "horizon.json").read_text())
+    assert settings["engines"] == ["rnn", "gru"] and len(settings["runs"]) == 2
+    capsys.readouterr()
+    other = ["horizon", "--engines", "lstm", "--lengths", "4", *TINY, "--hidden", "5"]
+    assert main([*other, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds another sweep (other --hidden)" in err
+    assert json.loads((out / "horizon.json").read_text()) == settings  # left as it was
+    assert len(read_rows(out / "horizon.csv")) == 2
+
+
 def test_more_steps_continue_the_finished_runs(tmp_path):
     """A sweep asked for more steps continues each run from its checkpoint: the table equals
     a sweep trained straight to the new number of steps."""
