@@ -430,6 +430,7 @@ def load_weights(window, path, accept_fix=None) -> bool:
         f"Loaded {Path(path).name}: Train or Step starts from these weights. {loaded.note}",
         12000,
     )
+    window.request_preview()  # the loaded network on the probe sequence, at step 0
     return True
 
 

@@ -42,7 +42,7 @@ def read_for_setup(path, spec) -> Checkpoint:
         sentences = [d.sentence for d in differences]
         raise WeightsMismatch(" ".join(s[0].upper() + s[1:] for s in sentences), fix)
     engine = loaded.build()
-    notes = " ".join(loaded.notes)
+    notes = " ".join(f"{note[0].upper()}{note[1:]}." for note in loaded.notes if note)
     return Checkpoint(
         step=0,
         weights={k: v.detach().clone() for k, v in engine.state_dict().items()},

@@ -25,21 +25,29 @@ class WindowRecordMixin:
 
     def _start_preview(self) -> None:
         exp = self.experiment
-        if self.controller.is_active() or len(exp.metrics) or exp.checkpoint is not None:
+        if self.controller.is_active() or len(exp.metrics):
             return
-        spec = self.current_spec()
+        if exp.checkpoint is None:
+            spec, weights = self.current_spec(), None
+        elif len(exp.frames):
+            return  # a reopened run shows its own frames
+        else:  # loaded weights: show that network at step 0, not the last setup's
+            spec, weights = exp.spec, exp.checkpoint
         try:
             spec.validate()
         except ValueError:
             return  # Train will say what is wrong
-        self.preview.start(spec, autostart=False)
+        self.preview.start(spec, autostart=False, resume=weights)
 
     def _on_preview(self, update: TrainerUpdate) -> None:
         self.preview.shutdown()
         exp = self.experiment
         if update.frame is None or self.controller.is_active() or len(exp.metrics):
             return
-        exp.new_run(self.current_spec())
+        if exp.checkpoint is None:
+            exp.new_run(self.current_spec())
+        elif len(exp.frames):
+            return
         exp.info = update.info
         self._redraw()
         exp.add_frame(update.frame)

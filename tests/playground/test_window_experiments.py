@@ -170,6 +170,37 @@ def test_weights_export_and_a_plain_torch_model_load(qtbot, window, tmp_path):
     assert path.with_suffix(".json").exists()
 
 
+def test_loaded_weights_are_shown_before_the_first_step(qtbot, tmp_path):
+    """With the step-0 preview on (as in the app), loading a plain torch.nn.LSTM of another
+    size shows that network on the probe sequence at once -- not the last setup's untrained
+    one -- and nothing trains."""
+    win = MainWindow(SETUP, preview=True)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        qtbot.waitUntil(lambda: len(win.experiment.frames) == 1, timeout=TIMEOUT_MS)
+        torch.manual_seed(1)
+        lstm, head = torch.nn.LSTM(2, 10, batch_first=True), torch.nn.Linear(10, 1)
+        state = {f"lstm.{k}": v for k, v in lstm.state_dict().items()}
+        state |= {f"head.{k}": v for k, v in head.state_dict().items()}
+        torch.save(state, tmp_path / "mine.pt")
+        assert ef.load_weights(win, tmp_path / "mine.pt", accept_fix=lambda _q: True)
+        qtbot.waitUntil(lambda: len(win.experiment.frames) == 1, timeout=TIMEOUT_MS)
+        frame = win.experiment.frames[0][0]
+        assert frame.step == 0 and frame.trace.hidden.shape[-1] == 10
+        inputs = torch.as_tensor(frame.inputs)
+        with torch.no_grad():
+            expected = head(lstm(inputs)[0]).numpy()
+        np.testing.assert_allclose(frame.trace.outputs, expected, atol=1e-5)
+        assert win.dashboard.heatmaps()["hidden"].data().shape == (10, frame.trace.steps)
+        assert not win.controller.is_active() and len(win.experiment.metrics) == 0
+        assert "Read as a plain torch nn.LSTM" in win.statusBar().currentMessage()
+    finally:
+        win.close()
+        assert win.controller.wait_stopped(timeout=10)
+        assert win.preview.wait_stopped(timeout=10)
+
+
 def test_opening_what_is_not_an_experiment_changes_nothing(qtbot, window, tmp_path):
     step_until(qtbot, window, 2)
     (tmp_path / "plain").mkdir()
