@@ -152,6 +152,16 @@ def read_sidecar(path: os.PathLike | str) -> EngineConfig:
         raise WeightsFileError(sidecar, f"bad engine config: {error}") from error
 
 
+def refused_global(error: Exception) -> str:
+    """What a pickle refused by ``weights_only=True`` asked to build (", it asks for
+    posix.system"), or "". Only that: torch's own message goes on to suggest loading the file
+    with ``weights_only=False``, which is the one thing a stranger's file must not get."""
+    import re
+
+    found = re.search(r"GLOBAL\s+([\w.]+)", str(error))
+    return f"; it asks for {found.group(1)}" if found else ""
+
+
 def _read_tensors(path: Path) -> Mapping[str, object]:
     if path.suffix.lower() == ".pt":
         try:
@@ -159,11 +169,10 @@ def _read_tensors(path: Path) -> Mapping[str, object]:
             # any other object (and so could run code) is refused before anything runs.
             state = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
             raise WeightsFileError(
                 path,
                 "refused to load: the pickle holds something other than tensors, so it could "
-                f"run code when read (it is not a plain state_dict). {first}".strip(),
+                f"run code when read (it is not a plain state_dict){refused_global(error)}.",
             ) from error
         except Exception as error:  # torch raises many types for a corrupt file
             raise WeightsFileError(

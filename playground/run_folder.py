@@ -285,9 +285,12 @@ def read_training_state(folder: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        first = (str(error).strip().splitlines() or [""])[0]
+        from engines.checkpoint import refused_global
+
         raise RunFolderError(
-            path, f"refused: it holds something other than tensors and could run code. {first}"
+            path,
+            "refused: it holds something other than tensors and could run code"
+            f"{refused_global(error)}",
         ) from None
     except Exception as error:  # noqa: BLE001 - torch raises many types for a corrupt file
         raise RunFolderError(path, f"is not a readable training state ({error})") from None

@@ -242,6 +242,7 @@ def test_a_training_state_made_to_run_code_is_refused_and_runs_nothing(tmp_path)
     opened = Experiment.open(folder)
     assert not marker.exists()
     assert any(TRAINING_STATE in note and "refused" in note for note in opened.notes)
+    assert not any("weights_only" in note for note in opened.notes)
 
 
 def test_a_failed_save_keeps_the_previous_save_intact(tmp_path, monkeypatch):
