@@ -233,7 +233,7 @@ class HorizonDialog(QtWidgets.QDialog):
         results = {
             r.name: result_text(hr.read_row(r.folder)) for r in plan.runs if r not in pending
         }
-        self.progress.set_runs([r.name for r in plan.runs], results)
+        self.progress.set_runs([r.name for r in plan.runs], results, steps=plan.steps)
         self.job = job = SweepJob(plan, pending)
         job.run_started.connect(lambda name: self.progress.set_run_result(name, "training"))
         job.run_progressed.connect(self.progress.set_run_progress)
@@ -318,6 +318,7 @@ class HorizonDialog(QtWidgets.QDialog):
             self.progress.set_runs(
                 [r.name for r in plan.runs],
                 {r.name: result_text(row) for r in plan.runs if (row := hr.read_row(r.folder))},
+                steps=plan.steps,
             )
         rows, missing = self._write_results(folder, None, only_if_stale=True)
         total = len(rows) + len(missing)

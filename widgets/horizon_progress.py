@@ -39,16 +39,20 @@ class HorizonProgress(QtWidgets.QWidget):
         self._rows: dict[str, int] = {}
 
     # --- runs ------------------------------------------------------------------------------
-    def set_runs(self, names: list[str], results: dict[str, str] | None = None) -> None:
-        """One row per run, in order; ``results`` pre-fills some (runs already finished)."""
+    def set_runs(
+        self, names: list[str], results: dict[str, str] | None = None, steps: int = 1
+    ) -> None:
+        """One row per run, in order; ``results`` pre-fills some (runs already finished);
+        ``steps``: each run's training steps (``0 / 300`` while it waits)."""
         results = results or {}
+        steps = max(1, int(steps))
         self.table.setRowCount(len(names))
         self._rows = {name: row for row, name in enumerate(names)}
         for row, name in enumerate(names):
             self.table.setItem(row, 0, QtWidgets.QTableWidgetItem(name))
             bar = QtWidgets.QProgressBar()
-            bar.setRange(0, 1)
-            bar.setValue(1 if name in results else 0)
+            bar.setRange(0, steps)
+            bar.setValue(steps if name in results else 0)
             bar.setFormat("%v / %m")
             bar.setTextVisible(name not in results)
             self.table.setCellWidget(row, 1, bar)

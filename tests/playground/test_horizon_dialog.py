@@ -106,6 +106,8 @@ def test_a_small_sweep_shows_progress_and_ends_with_the_plot_and_the_cli_table(
     with qtbot.waitSignal(dialog.sweep_finished, timeout=TIMEOUT_MS) as finished:
         assert dialog.start()
         assert not dialog.start_button.isEnabled() and dialog.cancel_button.isEnabled()
+        # Every run shows its steps from the start, waiting ones as 0 / 5.
+        assert dialog.progress.run_progress("lstm-L8-s0") == (0, 5)
     assert finished.args == ["finished"]
     assert max(live) == 2  # jobs=2: two runs train at once, never more
 
