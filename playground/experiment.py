@@ -321,6 +321,7 @@ class Experiment:
         experiment.metrics = MetricsHistory.from_table(contents.metrics)
         for frame, gradients in contents.frames:
             experiment.frames.append(frame, gradients)
+        experiment.frames.settle()
         experiment.info = {
             "task": config.get("task") or {},
             "engine": config.get("engine") or {},

@@ -90,10 +90,14 @@ def frame_bytes(frame: ProbeFrame) -> int:
 
 
 class FrameHistory:
-    """The probe frames of a run, in bounded memory, covering the whole run.
+    """The probe frames of a run, in bounded memory, spread evenly over the run's steps.
 
-    When full, every other frame is dropped (the first and the newest are kept), so the
-    history thins out evenly instead of forgetting the start of training.
+    When full, every other frame is dropped (the first and the newest are kept), and the
+    spacing that leaves becomes the history's stride: from then on a frame that comes
+    sooner than a stride after the last kept one only holds the newest place (it is what
+    the views show live) until the next frame takes it. Without the stride the frames probed
+    at display rate after each thinning would crowd the end while the start of training,
+    where most happens, thinned again and again.
     """
 
     def __init__(self, capacity: int = 240, max_bytes: int = 96 * 2**20) -> None:
@@ -103,6 +107,7 @@ class FrameHistory:
         self.max_bytes = max_bytes
         self._frames: list[ProbeFrame] = []
         self._gradients: list[GradientFlow | None] = []
+        self.stride = 0.0  # training steps between kept frames (0: every frame is kept)
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -110,15 +115,29 @@ class FrameHistory:
     def clear(self) -> None:
         self._frames.clear()
         self._gradients.clear()
+        self.stride = 0.0
 
     def append(self, frame: ProbeFrame, gradients: GradientFlow | None) -> None:
+        frames = self._frames
+        if len(frames) >= 2 and frames[-1].step - frames[-2].step < self.stride:
+            frames[-1], self._gradients[-1] = frame, gradients  # the newest place only
+            return
         by_size = self.max_bytes // max(1, frame_bytes(frame))
-        if len(self._frames) >= max(2, min(self.capacity, by_size)):
-            keep = list(range(0, len(self._frames) - 1, 2)) + [len(self._frames) - 1]
-            self._frames = [self._frames[i] for i in keep]
+        if len(frames) >= max(2, min(self.capacity, by_size)):
+            keep = list(range(0, len(frames) - 1, 2)) + [len(frames) - 1]
+            self._frames = frames = [frames[i] for i in keep]
             self._gradients = [self._gradients[i] for i in keep]
-        self._frames.append(frame)
+            if len(frames) >= 3:  # the kept frames' mean spacing, the newest left out
+                self.stride = max(0.0, (frames[-2].step - frames[0].step) / (len(frames) - 2))
+        frames.append(frame)
         self._gradients.append(gradients)
+
+    def settle(self) -> None:
+        """Take up the stride of frames read back from a run folder (appended one by one,
+        they arrive with none): a continued run goes on spacing its frames as they were."""
+        frames = self._frames
+        if len(frames) >= 3 and len(frames) > self.capacity // 2:
+            self.stride = max(0.0, (frames[-2].step - frames[0].step) / (len(frames) - 2))
 
     def __getitem__(self, index: int) -> tuple[ProbeFrame, GradientFlow | None]:
         return self._frames[index], self._gradients[index]
