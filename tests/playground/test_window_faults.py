@@ -6,7 +6,6 @@ user had is lost."""
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import signal
 import time
@@ -14,24 +13,15 @@ import time
 import pytest
 from PySide6 import QtCore
 
-import widgets  # noqa: F401 - row-major images, as in the app
 from playground import experiment_files as ef
-from playground.main_window import MainWindow
 
 TIMEOUT_MS = 60_000
 SETUP = {"task": "adding", "length": 12, "engine": "lstm", "hidden": 6, "batch": 8}
 
 
 @pytest.fixture
-def window(qtbot):
-    win = MainWindow(SETUP)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
-    assert win.controller.wait_stopped(timeout=15)
-    assert multiprocessing.active_children() == []
+def window(shown_main_window):
+    return shown_main_window(SETUP)
 
 
 def _training(qtbot, win) -> int:

@@ -12,21 +12,16 @@ import torch
 import widgets  # noqa: F401 - row-major images, as in the app
 from engines.interventions import memory_unit
 from playground import experiment_files as ef
-from playground.main_window import MainWindow
 
 TIMEOUT_MS = 60_000
 SETUP = {"task": "adding", "length": 12, "engine": "lstm", "hidden": 6, "batch": 8}
 
 
 @pytest.fixture
-def window(qtbot):
-    win = MainWindow(SETUP)
-    qtbot.addWidget(win)
-    win.show()
+def window(shown_main_window):
+    win = shown_main_window(SETUP)
     win.gate_lab.show()
-    yield win
-    win.close()
-    assert win.controller.wait_stopped(timeout=10)
+    return win
 
 
 def curve_y(curve) -> np.ndarray:
