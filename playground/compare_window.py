@@ -58,10 +58,19 @@ class CompareWindow(TransportMixin, QtWidgets.QMainWindow):
     comparison_saved = QtCore.Signal(str)
     comparison_opened = QtCore.Signal(str)
 
-    def __init__(self, settings: dict | None = None, parent=None) -> None:
+    def __init__(self, settings: dict | None = None, parent=None, preview: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle("Compare engines — Sequence Memory Playground")
         self.controller = CompareController(self)
+        # Before the first step: the untrained engines on the probe sequence (step 0), from
+        # a short-lived paused trainer, as in the main window.
+        self._preview_enabled = bool(preview)
+        self.preview = CompareController(self)
+        self.preview.update_received.connect(self._on_preview)
+        self._preview_timer = QtCore.QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(300)  # settings change in bursts
+        self._preview_timer.timeout.connect(self._start_preview)
         self.comparison = Comparison()
         self._sizes: dict[tuple, tuple[int, int] | None] = {}
         self._seed: int | None = None
@@ -86,6 +95,7 @@ class CompareWindow(TransportMixin, QtWidgets.QMainWindow):
         self.engine_setup.set_engines(engines, [int(common["seed"]) + i for i in range(3)])
         self.views.bind(self.comparison)
         self._set_state("idle")
+        self.request_preview()
 
     # --- layout ------------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -210,6 +220,37 @@ class CompareWindow(TransportMixin, QtWidgets.QMainWindow):
         self.comparison.new_run(self.current_spec())
         self.hide_error()
         self._set_state("idle")
+        self.request_preview()
+
+    # --- step 0 before the first step ----------------------------------------------------------
+    def request_preview(self) -> None:
+        if self._preview_enabled:
+            self._preview_timer.start()
+
+    def _started(self) -> bool:
+        """Trained, or holding weights to continue from: no preview then."""
+        comparison = self.comparison
+        trained = any(len(e.metrics) for e in comparison.experiments)
+        return trained or comparison.checkpoints() is not None or self.controller.is_active()
+
+    def _start_preview(self) -> None:
+        if self._started():
+            return
+        spec = self.current_spec()
+        try:
+            spec.validate()
+        except ValueError:
+            return  # Train will say what is wrong
+        self.preview.start(spec, autostart=False)
+
+    def _on_preview(self, update) -> None:
+        self.preview.shutdown()
+        if self._started():
+            return
+        spec = self.current_spec()
+        if any(len(e.frames) for e in self.comparison.experiments) or self.comparison.spec != spec:
+            self.comparison.new_run(spec)  # an older preview's frames go
+        self.comparison.add_preview(update)
 
     def can_continue(self, spec: CompareSpec) -> bool:
         """The record holds every engine's weights at one step, and ``spec`` trains the same
@@ -227,6 +268,8 @@ class CompareWindow(TransportMixin, QtWidgets.QMainWindow):
         return fixed(spec) == fixed(held.spec) and spec.weights_seeds == held.spec.weights_seeds
 
     def _start(self, autostart: bool) -> bool:
+        self._preview_timer.stop()
+        self.preview.shutdown()
         spec = self.current_spec()
         try:
             spec.validate()
@@ -280,9 +323,9 @@ class CompareWindow(TransportMixin, QtWidgets.QMainWindow):
         self._seed = seed
         spec = self.current_spec()
         self.engine_setup.set_parameter_counts(self._parameter_counts(spec))
-        recorded = any(len(e.metrics) or len(e.frames) for e in self.comparison.experiments)
-        if not self.controller.is_active() and not recorded:
-            self.comparison.new_run(spec)
+        if not self._started():
+            self.comparison.new_run(spec)  # the views follow the setup, a preview soon after
+            self.request_preview()
 
     def _task_sizes(self, settings: dict) -> tuple[int, int] | None:
         """(inputs, outputs) of the task, or None when it cannot be built with ``settings``."""
@@ -347,5 +390,7 @@ class CompareWindow(TransportMixin, QtWidgets.QMainWindow):
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
         """Close at once: the trainer is stopped by the controller's reaper thread."""
+        self._preview_timer.stop()
+        self.preview.shutdown()
         self.controller.shutdown()
         super().closeEvent(event)

@@ -136,6 +136,18 @@ class Comparison:
         self.steps_per_second = update.steps_per_second
         self.events.status_changed.emit()
 
+    def add_preview(self, update) -> None:
+        """The untrained engines on the probe sequence (step 0) before the first step: their
+        frames only -- no metrics, so the comparison still counts as not started."""
+        if len(update.updates) != len(self.experiments):
+            return
+        for exp, each in zip(self.experiments, update.updates, strict=True):
+            if each.info:
+                exp.info = each.info
+            if each.frame is not None:
+                exp.add_frame(each.frame)
+        self.events.frames_added.emit()
+
     def set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state

@@ -191,7 +191,9 @@ def open_compare_window(window, folder=None):
     ``folder``: a saved comparison to open in it."""
     from playground.compare_window import CompareWindow
 
-    compare = CompareWindow(window.setup_panel.settings())
+    compare = CompareWindow(
+        window.setup_panel.settings(), preview=getattr(window, "_preview_enabled", False)
+    )
     window.compare_windows = [w for w in getattr(window, "compare_windows", []) if w.isVisible()]
     window.compare_windows.append(compare)
     compare.show()

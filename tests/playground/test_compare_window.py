@@ -203,3 +203,39 @@ def test_ctrl_q_in_the_compare_window_closes_every_window(qtbot):
     assert not win.isVisible() and not behind.isVisible()
     assert win.controller.wait_stopped(30)
     assert multiprocessing.active_children() == []
+
+
+def test_before_the_first_step_every_engine_shows_its_untrained_network(qtbot):
+    """With the step-0 preview (as the app opens it), each column shows its own untrained
+    engine on the shared probe sequence before Train; a changed engine shows anew; nothing
+    trains and no trainer stays."""
+    win = CompareWindow(SETTINGS, preview=True)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+
+        def previewed(hidden_of_first: int) -> bool:
+            shown = win.comparison.frames_at(-1)
+            return (
+                all(s is not None for s in shown)
+                and shown[0][0].trace.hidden.shape[-1] == hidden_of_first
+            )
+
+        qtbot.waitUntil(lambda: previewed(6), timeout=TIMEOUT_MS)
+        shown = win.comparison.frames_at(-1)
+        assert {frame.step for frame, _ in shown} == {0}
+        for column, (frame, _) in zip(win.views.columns, shown, strict=True):
+            np.testing.assert_array_equal(
+                column.heatmaps()["hidden"].data(), frame.trace.hidden[0, 0].T
+            )
+        assert all(len(e.metrics) == 0 for e in win.comparison.experiments)
+        assert not win.controller.is_active()
+        engines = win.engine_setup.engines()
+        engines[0] = {**engines[0], "hidden": 9}
+        win.engine_setup.set_engines(engines, win.engine_setup.weights_seeds())
+        qtbot.waitUntil(lambda: previewed(9), timeout=TIMEOUT_MS)
+        assert len(win.comparison.experiments[0].frames) == 1  # the old preview went
+    finally:
+        win.close()
+        assert win.controller.wait_stopped(30) and win.preview.wait_stopped(30)
+    assert multiprocessing.active_children() == []
