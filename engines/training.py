@@ -235,7 +235,7 @@ class Trainer:
             engine = build_engine(engine_config, device=device, seed=weights_seed)
             return cls(engine, task, config, probe_batch)
         except RuntimeError as error:  # torch.cuda.OutOfMemoryError is one too
-            if not is_out_of_memory(error) or isinstance(error, OutOfMemoryAdvice):
+            if not is_out_of_memory(error):
                 raise
             torch.cuda.empty_cache()
             raise OutOfMemoryAdvice(

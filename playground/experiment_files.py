@@ -20,7 +20,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from playground.experiment import Checkpoint, Experiment
-from playground.run_folder import RunFolderError, is_run_folder, write_run_files
+from playground.run_folder import RunFolderError, is_run_folder, swap_in, write_run_files
 
 
 class _Reporter(QtCore.QObject):
@@ -284,35 +284,13 @@ def _keep(folder: Path, staging: Path, data, trainer_gone: threading.Event | Non
         finally:  # even when failing: it must be done with the folder before it goes
             if trainer_gone is not None:
                 trainer_gone.wait(TRAINER_QUIT_WAIT_S)
-        _swap_in(staging, folder)
+        old = swap_in(staging, folder)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except Exception:  # noqa: BLE001 - closing: nowhere to report; the previous one stays
         shutil.rmtree(staging, ignore_errors=True)
         return
     _remove_stale(folder)
-
-
-def _swap_in(staging: Path, folder: Path) -> None:
-    """Put the complete ``staging`` in ``folder``'s place: the previous folder is renamed
-    aside (``.NAME.old-*/run``), the new one renamed in, then the previous removed. A rename
-    that fails puts the previous back; a kill between the two leaves it aside, where
-    ``last_experiment`` finds it."""
-    old = None
-    if folder.exists() or folder.is_symlink():
-        old = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.old-"))
-        try:
-            os.replace(folder, old / "run")
-        except BaseException:
-            old.rmdir()
-            raise
-    try:
-        os.replace(staging, folder)
-    except BaseException:
-        if old is not None:
-            os.replace(old / "run", folder)
-            old.rmdir()
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _remove_stale(folder: Path) -> None:

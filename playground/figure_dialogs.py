@@ -27,7 +27,7 @@ from playground.animation_job import AnimationJob
 from playground.trace_csv import save_trace_csv, save_view_csv
 from playground.video_writers import MP4_MISSING, mp4_available
 from widgets.figure_export import FigureInfo, add_export_actions, export_png, export_svg
-from widgets.view_data import view_table
+from widgets.view_data import has_data
 
 FILTERS = {
     "png": "PNG image (*.png)",
@@ -154,7 +154,7 @@ def view_has_data(view) -> bool:
     """Whether ``view`` draws anything yet (what its CSV would hold): the menus grey out the
     exports of a view that does not."""
     try:
-        return any(len(column) for column in view_table(view).values())
+        return has_data(view)
     except (ValueError, RuntimeError):
         return False
 

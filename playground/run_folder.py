@@ -30,6 +30,8 @@ import io
 import json
 import math
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -263,12 +265,17 @@ def write_weights(folder: Path, engine) -> Path:
     return save_weights(engine, folder / WEIGHTS)
 
 
-def write_training_state(folder: Path, state: dict) -> Path:
+def training_state_bytes(state: dict) -> bytes:
+    """``training_state.pt`` as written, in memory (for writes that stage it with others)."""
     import torch
 
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    return atomic_write_bytes(folder / TRAINING_STATE, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_training_state(folder: Path, state: dict) -> Path:
+    return atomic_write_bytes(folder / TRAINING_STATE, training_state_bytes(state))
 
 
 def read_training_state(folder: Path) -> dict:
@@ -594,9 +601,6 @@ def save_run_folder(path: os.PathLike | str, data: RunFolderData) -> Path:
     folder is complete: it is written beside it first, then swapped in by two renames. A
     failure (no permission, disk full) raises OSError/RunFolderError naming the file, and the
     previous save stays as it was."""
-    import shutil
-    import tempfile
-
     target = Path(path)
     if target.exists() and not target.is_dir():
         raise RunFolderError(target, "exists and is not a folder")
@@ -606,16 +610,7 @@ def save_run_folder(path: os.PathLike | str, data: RunFolderData) -> Path:
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.saving-"))
     try:
         write_run_files(staging, data)
-        old = None
-        if target.exists():
-            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
-            os.replace(target, old / "run")
-        try:
-            os.replace(staging, target)
-        except BaseException:
-            if old is not None:  # put the previous save back where it was
-                os.replace(old / "run", target)
-            raise
+        old = swap_in(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -627,3 +622,26 @@ def save_run_folder(path: os.PathLike | str, data: RunFolderData) -> Path:
                     os.replace(item, target / item.name)
         shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def swap_in(staging: Path, target: Path) -> Path | None:
+    """Put the complete folder ``staging`` in ``target``'s place by two renames: the previous
+    folder is renamed aside, to ``.NAME.old-*/run``, and that holder is returned (None where
+    there was none) for the caller to take what it wants from and remove. A rename that fails
+    puts the previous folder back; a kill between the two leaves it aside, whole."""
+    old = None
+    if target.exists() or target.is_symlink():
+        old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
+        try:
+            os.replace(target, old / "run")
+        except BaseException:
+            old.rmdir()
+            raise
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        if old is not None:  # the previous folder back where it was
+            os.replace(old / "run", target)
+            old.rmdir()
+        raise
+    return old

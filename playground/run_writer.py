@@ -121,10 +121,6 @@ def write_checkpoint(folder: Path, engine, training_state: dict | None) -> str:
     SHA-256 of the weights file. Nothing in ``folder`` changes unless all of it was written
     (``engines.atomic_files.atomic_write_files``: staged beside, then renamed, sidecar
     first)."""
-    import io
-
-    import torch
-
     from engines.atomic_files import atomic_write_files
     from engines.checkpoint import weights_files
 
@@ -132,9 +128,8 @@ def write_checkpoint(folder: Path, engine, training_state: dict | None) -> str:
     files = weights_files(engine, weights)
     digest = hashlib.sha256(files[weights]).hexdigest()
     if training_state is not None:
-        buffer = io.BytesIO()
-        torch.save({**training_state, "weights_sha256": digest}, buffer)
-        files[folder / rf.TRAINING_STATE] = buffer.getvalue()
+        state = {**training_state, "weights_sha256": digest}
+        files[folder / rf.TRAINING_STATE] = rf.training_state_bytes(state)
     try:
         atomic_write_files(files.items())
     except OSError as error:

@@ -133,7 +133,7 @@ def _app_plan(contents: rf.RunFolderContents, args) -> TrainPlan:
     """A folder the app saved: rebuilt the way the app's trainer builds it."""
     from dataclasses import replace
 
-    from playground.experiment import run_spec_of
+    from playground.folder_spec import run_spec_of
 
     options = contents.options
     for name in (rf.SEQUENCE,):
