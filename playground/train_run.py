@@ -119,7 +119,8 @@ class _Run:
 
     # --- the loop -----------------------------------------------------------------------
     def run(self) -> int:
-        from engines.training import OutOfMemoryAdvice, run_training
+        from engines.out_of_memory import OutOfMemoryAdvice
+        from engines.training import run_training
         from playground.progress import make_progress
 
         plan, folder = self.plan, self.folder

@@ -29,14 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engines.commands import Pause, RequestProbe
+from engines.out_of_memory import OutOfMemoryAdvice, is_out_of_memory, out_of_memory_advice
 from engines.probe_schedule import analysis_schedule, display_schedules
-from engines.training import (
-    OutOfMemoryAdvice,
-    ProbeFrame,
-    Snapshot,
-    is_out_of_memory,
-    out_of_memory_advice,
-)
+from engines.training import ProbeFrame, Snapshot
 
 IDLE_POLL_S = 0.05
 ENDED_STATES = ("finished", "stopped", "error")

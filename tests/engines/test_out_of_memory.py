@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from engines.config import EngineConfig
+from engines.out_of_memory import OutOfMemoryAdvice, is_out_of_memory
 from engines.tasks.registry import create_task
-from engines.training import Trainer, TrainingConfig, is_out_of_memory, run_training
+from engines.training import Trainer, TrainingConfig, run_training
 
 
 def make_trainer() -> Trainer:
@@ -98,7 +99,7 @@ def test_out_of_memory_building_the_run_is_advice(monkeypatch):
     config = TrainingConfig(batch_size=16, test_size=32, eval_every=5)
     engine_config = EngineConfig("lstm", task.input_size, 8, task.output_size)
     monkeypatch.setattr(training, "build_engine", raise_allocator_error)
-    with pytest.raises(training.OutOfMemoryAdvice) as caught:
+    with pytest.raises(OutOfMemoryAdvice) as caught:
         Trainer.create(engine_config, task, config)
     assert str(caught.value).startswith("cpu ran out of memory building the run")
     assert_advice(str(caught.value))
