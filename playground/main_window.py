@@ -312,7 +312,7 @@ class MainWindow(TransportMixin, WindowRecordMixin, QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt override
         """Close at once: the record is kept as the last experiment (written off this thread
         while the trainer writes its weights there), the trainer is stopped by a reaper."""
-        from playground.experiment_files import keep_last_experiment
+        from playground.last_experiment import keep_last_experiment
 
         save_to = None
         if self.preferences is not None:

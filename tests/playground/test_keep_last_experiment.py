@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from engines.training import Trainer, run_training
-from playground import experiment_files as ef
+from playground import last_experiment as lx
 from playground.experiment import Experiment
 from playground.run_folder import open_run_folder, read_training_state
 from playground.run_spec import RunSpec, merged_settings
@@ -72,22 +72,22 @@ def hidden_beside(folder: Path) -> list[str]:
 def kept(tmp_path) -> Path:
     """A last experiment kept before: 3 steps."""
     folder = tmp_path / "data" / "last-experiment"
-    assert ef.keep_last_experiment(window_of(trained(3)[0]), folder) is None
-    assert ef.wait_kept(60)
+    assert lx.keep_last_experiment(window_of(trained(3)[0]), folder) is None
+    assert lx.wait_kept(60)
     assert open_run_folder(folder).step == 3
     return folder
 
 
 def test_keeping_the_first_last_experiment_leaves_only_it(kept):
     assert hidden_beside(kept) == []
-    assert ef.last_experiment(kept) == kept
+    assert lx.kept_last_experiment(kept) == kept
     contents = open_run_folder(kept)
     assert contents.problems == [] and contents.training_state["step"] == 3
 
 
 def test_a_new_last_experiment_replaces_the_previous_once_complete(kept):
-    assert ef.keep_last_experiment(window_of(trained(5)[0]), kept) is None
-    assert ef.wait_kept(60)
+    assert lx.keep_last_experiment(window_of(trained(5)[0]), kept) is None
+    assert lx.wait_kept(60)
     assert open_run_folder(kept).step == 5
     assert hidden_beside(kept) == []
 
@@ -99,12 +99,12 @@ def test_a_failing_write_keeps_the_previous_last_experiment_openable(kept, monke
         (Path(folder) / "config.json").write_text("{ half")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(ef, "write_run_files", disk_full)
-    ef.keep_last_experiment(window_of(trained(5)[0]), kept)
-    assert ef.wait_kept(60)
+    monkeypatch.setattr(lx, "write_run_files", disk_full)
+    lx.keep_last_experiment(window_of(trained(5)[0]), kept)
+    assert lx.wait_kept(60)
     assert files_of(kept) == before  # untouched, and nothing left beside it
     assert hidden_beside(kept) == []
-    assert ef.last_experiment(kept) == kept
+    assert lx.kept_last_experiment(kept) == kept
     opened = Experiment.open(kept)
     assert opened.notes == [] and opened.step == 3 and opened.checkpoint is not None
 
@@ -115,13 +115,13 @@ def test_the_previous_is_kept_until_the_trainer_has_written_its_weights(kept):
     before = files_of(kept)
     experiment, trainer = trained(4)
     controller = FakeController(trainer=True)
-    staging = ef.keep_last_experiment(window_of(experiment, controller), kept)
+    staging = lx.keep_last_experiment(window_of(experiment, controller), kept)
     assert staging is not None and staging.parent == kept.parent and staging != kept
-    assert not ef.wait_kept(0.5)  # waiting for the trainer
+    assert not lx.wait_kept(0.5)  # waiting for the trainer
     assert files_of(kept) == before
     _save_on_quit(trainer, staging)  # what the trainer does on ("quit", staging)
     controller.gone.set()  # ... and then its process is gone
-    assert ef.wait_kept(60)
+    assert lx.wait_kept(60)
     contents = open_run_folder(kept)
     assert contents.problems == [] and contents.step == 4
     weights = contents.weights
@@ -135,5 +135,5 @@ def test_a_kill_between_the_two_renames_still_finds_the_previous(kept):
     aside = kept.parent / ".last-experiment.old-abc123"
     aside.mkdir()
     os.replace(kept, aside / "run")  # the app died right after setting it aside
-    assert ef.last_experiment(kept) == aside / "run"
-    assert Experiment.open(ef.last_experiment(kept)).step == 3
+    assert lx.kept_last_experiment(kept) == aside / "run"
+    assert Experiment.open(lx.kept_last_experiment(kept)).step == 3
